@@ -1,0 +1,55 @@
+# Every thing a person does with the project is a target here.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+FLASK := $(BIN)/flask --app wsgi
+PG_URL ?=
+
+.PHONY: run install setup serve demo test test-sqlite test-postgres lint format translations bench clean
+
+run: setup  ## Install, migrate, load catalogues, create the first admin and serve on 127.0.0.1:5000
+	$(FLASK) run --host 127.0.0.1 --port 5000
+
+$(BIN)/activate: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(BIN)/activate
+
+install: $(BIN)/activate translations
+
+translations: $(BIN)/activate
+	@$(BIN)/pybabel compile -q -d sosep_migrantes/translations 2>/dev/null || $(BIN)/pybabel compile -d sosep_migrantes/translations
+
+setup: install  ## Migrate the database, load catalogues, create the first admin
+	$(FLASK) setup
+
+demo: setup  ## Add synthetic arrivals and families (FAMILIES=200 SEED=1)
+	$(FLASK) demo-data --families $(or $(FAMILIES),200) --seed $(or $(SEED),1)
+
+serve: setup  ## Production-style server (gunicorn)
+	$(BIN)/gunicorn --bind 127.0.0.1:5000 --workers 2 wsgi:app
+
+test: install  ## The whole suite on SQLite, then on PostgreSQL (a throwaway server if none answers)
+	$(BIN)/python -m pytest -q
+	.ci/with-postgres $(BIN)/python -m pytest -q
+
+test-sqlite: install
+	$(BIN)/python -m pytest -q
+
+test-postgres: install
+	.ci/with-postgres $(BIN)/python -m pytest -q
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: install
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+bench: install  ## Benchmarks (targets in docs/performance.md)
+	$(BIN)/python bench/run.py
+
+clean:
+	rm -rf $(VENV) instance .pytest_cache

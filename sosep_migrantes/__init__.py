@@ -1,0 +1,91 @@
+"""sosep-migrantes: reception and follow-up of returned migrant family units (SOSEP, Guatemala)."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, current_app, session
+from flask_login import current_user
+
+from .config import load_config
+from .extensions import babel, csrf, db, limiter, login_manager, migrate
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def select_locale() -> str:
+    languages = babel_languages()
+    if current_user and current_user.is_authenticated and current_user.locale in languages:
+        return current_user.locale
+    if session.get("locale") in languages:
+        return session["locale"]
+    # Spanish unless the user chose English (staff share desks; the browser's language is no guide).
+    return "es_GT"
+
+
+def babel_languages() -> dict[str, str]:
+    return current_app.config["LANGUAGES"]
+
+
+def create_app(config: dict[str, Any] | None = None) -> Flask:
+    app = Flask(
+        __name__,
+        instance_path=str(ROOT / "instance"),
+        template_folder=str(ROOT / "templates"),
+        static_folder=str(ROOT / "static"),
+    )
+    app.config.update(load_config(Path(app.instance_path)))
+    if config:
+        app.config.update(config)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True, compare_type=True)
+    csrf.init_app(app)
+    limiter.init_app(app)
+    babel.init_app(app, locale_selector=select_locale, timezone_selector=lambda: "America/Guatemala")
+    login_manager.init_app(app)
+
+    _register_models()
+    _register_blueprints(app)
+    _register_cli(app)
+
+    from .core import errors, templating
+
+    errors.init_app(app)
+    templating.init_app(app)
+    return app
+
+
+def _register_models() -> None:
+    # Import every module that declares tables, so metadata (and Alembic) sees them all.
+    from .auth import models as _auth  # noqa: F401
+    from .cases import models as _cases  # noqa: F401
+    from .catalogs import models as _catalogs  # noqa: F401
+    from .core import audit as _audit  # noqa: F401
+    from .reception import models as _reception  # noqa: F401
+
+
+def _register_blueprints(app: Flask) -> None:
+    from .auth.views import bp as auth_bp
+    from .cases.views import bp as cases_bp
+    from .catalogs.views import bp as catalogs_bp
+    from .core.views import bp as core_bp
+    from .reception.views import bp as reception_bp
+
+    for bp in (core_bp, auth_bp, catalogs_bp, reception_bp, cases_bp):
+        app.register_blueprint(bp)
+
+
+def _register_cli(app: Flask) -> None:
+    from .auth.cli import users_cli
+    from .catalogs.cli import catalogs_cli
+    from .core.cli import setup_command
+    from .demo.cli import demo_data_command
+
+    app.cli.add_command(users_cli)
+    app.cli.add_command(catalogs_cli)
+    app.cli.add_command(setup_command)
+    app.cli.add_command(demo_data_command)

@@ -1,0 +1,63 @@
+"""User accounts. A reception user is bound to one centre, a sede user to one sede."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from flask_login import UserMixin
+from sqlalchemy import CheckConstraint, ForeignKey, String
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from ..catalogs.models import Centre, Sede
+from ..core.permissions import Permission, Role, role_has
+from ..db import Base, created_at_col, intpk
+
+_hasher = PasswordHasher()
+
+
+class User(UserMixin, Base):
+    __tablename__ = "users"
+    __table_args__ = (
+        CheckConstraint("role IN ('admin', 'coordinator', 'reception', 'sede')", name="role"),
+        CheckConstraint("role <> 'reception' OR centre_id IS NOT NULL", name="reception_has_centre"),
+        CheckConstraint("role <> 'sede' OR sede_id IS NOT NULL", name="sede_user_has_sede"),
+    )
+
+    id: Mapped[intpk]
+    username: Mapped[str] = mapped_column(String(60), unique=True)
+    full_name: Mapped[str] = mapped_column(String(160))
+    #: argon2id hash.
+    password_hash: Mapped[str] = mapped_column(String(255))
+    role: Mapped[str] = mapped_column(String(20))
+    centre_id: Mapped[int | None] = mapped_column(ForeignKey("centres.id"))
+    sede_id: Mapped[int | None] = mapped_column(ForeignKey("sedes.id"))
+    is_active_account: Mapped[bool] = mapped_column(default=True)
+    #: ``es_GT`` or ``en``; null means the service default (Spanish).
+    locale: Mapped[str | None] = mapped_column(String(10))
+    created_at: Mapped[created_at_col]
+    last_login_at: Mapped[dt.datetime | None]
+
+    centre: Mapped[Centre | None] = relationship(lazy="joined")
+    sede: Mapped[Sede | None] = relationship(lazy="joined")
+
+    @property
+    def is_active(self) -> bool:  # flask-login refuses inactive accounts
+        return self.is_active_account
+
+    def set_password(self, password: str) -> None:
+        self.password_hash = _hasher.hash(password)
+
+    def check_password(self, password: str) -> bool:
+        try:
+            return _hasher.verify(self.password_hash, password)
+        except (VerificationError, InvalidHashError):
+            return False
+
+    def can(self, permission: Permission) -> bool:
+        return role_has(self.role, permission)
+
+    @property
+    def role_enum(self) -> Role:
+        return Role(self.role)

@@ -1,0 +1,68 @@
+"""Input schemas for accounts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask_babel import lazy_gettext as _l
+from marshmallow import EXCLUDE, Schema, fields, validate, validates_schema
+
+from ..core.permissions import Role
+from ..core.schema import REQUIRED, boolean, choice, raise_if, text
+
+MIN_PASSWORD = 10
+
+
+class LoginSchema(Schema):
+    class Meta:
+        unknown = EXCLUDE
+
+    username = text(required=True, max_length=60)
+    password = fields.String(required=True, error_messages=REQUIRED)
+
+
+def _password(required: bool) -> fields.String:
+    return fields.String(
+        required=required,
+        allow_none=not required,
+        load_only=True,
+        validate=validate.Length(
+            min=MIN_PASSWORD, max=200, error=_l("La contraseña debe tener al menos {min} caracteres.")
+        ),
+        error_messages=REQUIRED,
+    )
+
+
+class UserSchema(Schema):
+    """Create or edit an account; the password is optional on edit (blank keeps the current one)."""
+
+    class Meta:
+        unknown = EXCLUDE
+
+    username = fields.String(
+        required=True,
+        error_messages=REQUIRED,
+        validate=validate.Regexp(
+            r"^[a-z0-9._-]{3,60}$",
+            error=_l("Use de 3 a 60 letras minúsculas sin tildes, números, punto, guion o guion bajo."),
+        ),
+    )
+    full_name = text(required=True, max_length=160)
+    role = choice([r.value for r in Role], _l("Elija un rol."), required=True)
+    centre = fields.String(allow_none=True)
+    sede = fields.String(allow_none=True)
+    password = _password(required=False)
+    is_active = boolean()
+
+    @validates_schema(skip_on_field_errors=False)
+    def check_binding(self, data: dict[str, Any], **kwargs: Any) -> None:
+        errors = {}
+        if data.get("role") == Role.RECEPTION and not data.get("centre"):
+            errors["centre"] = str(_l("Un usuario de recepción debe tener un centro."))
+        if data.get("role") == Role.SEDE and not data.get("sede"):
+            errors["sede"] = str(_l("Un usuario de sede debe tener una sede."))
+        raise_if(errors)
+
+
+class NewUserSchema(UserSchema):
+    password = _password(required=True)

@@ -1,0 +1,126 @@
+"""Accounts: authentication and management."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from flask_babel import gettext as _
+from sqlalchemy import func, select
+
+from ..catalogs.services import centre_by_code, sede_by_code
+from ..core import audit
+from ..core.permissions import Role
+from ..db import utcnow
+from ..extensions import db
+from .models import User, _hasher
+
+# Verifying against a dummy hash when the user does not exist keeps the timing the same,
+# so the login form does not reveal which usernames exist.
+_DUMMY_HASH = _hasher.hash("sosep-migrantes-dummy-password")
+
+
+class UserError(ValueError):
+    def __init__(self, errors: dict[str, str]) -> None:
+        super().__init__(errors)
+        self.errors = errors
+
+
+def authenticate(username: str, password: str) -> User | None:
+    user = db.session.scalar(select(User).where(User.username == username.strip().lower()))
+    if user is None:
+        try:
+            _hasher.verify(_DUMMY_HASH, password + "x")
+        except Exception:  # noqa: BLE001,S110 - a mismatch is the expected outcome
+            pass
+        return None
+    if not user.check_password(password) or not user.is_active:
+        return None
+    user.last_login_at = utcnow()
+    audit.record("user:login", "user", user.id, actor_id=user.id)
+    return user
+
+
+def list_users() -> Sequence[User]:
+    return db.session.scalars(select(User).order_by(User.role, User.username)).all()
+
+
+def count_admins() -> int:
+    return db.session.scalar(
+        select(func.count()).select_from(User).where(User.role == Role.ADMIN, User.is_active_account.is_(True))
+    ) or 0
+
+
+def _bind(user: User, data: dict[str, Any]) -> None:
+    errors: dict[str, str] = {}
+    role = Role(data["role"])
+    user.centre_id = None
+    user.sede_id = None
+    if role is Role.RECEPTION:
+        centre = centre_by_code(data.get("centre") or "")
+        if centre is None:
+            errors["centre"] = _("Elija un centro de recepción de la lista.")
+        else:
+            user.centre_id = centre.id
+    if role is Role.SEDE:
+        sede = sede_by_code(data.get("sede") or "")
+        if sede is None:
+            errors["sede"] = _("Elija una sede de la lista.")
+        else:
+            user.sede_id = sede.id
+    if errors:
+        raise UserError(errors)
+    user.role = role.value
+
+
+def create_user(data: dict[str, Any], actor: User | None = None) -> User:
+    """Create an account bound to its centre or sede. The password is hashed with argon2id."""
+    username = data["username"].strip().lower()
+    if db.session.scalar(select(User.id).where(User.username == username)):
+        raise UserError({"username": _("Ya existe un usuario con ese nombre.")})
+    user = User(username=username, full_name=data["full_name"], is_active_account=True)
+    _bind(user, data)
+    user.set_password(data["password"])
+    db.session.add(user)
+    db.session.flush()
+    audit.record("user:create", "user", user.id, role=user.role, actor_id=actor.id if actor else None)
+    return user
+
+
+def update_user(user: User, data: dict[str, Any], actor: User) -> User:
+    """Change an account's name, role, binding, activity or password."""
+    if user.id == actor.id and (data["role"] != Role.ADMIN or not data.get("is_active")):
+        raise UserError({"role": _("No puede quitarse a sí mismo el rol de administrador ni desactivarse.")})
+    user.full_name = data["full_name"]
+    _bind(user, data)
+    user.is_active_account = bool(data.get("is_active"))
+    changed = ["profile"]
+    if data.get("password"):
+        user.set_password(data["password"])
+        changed.append("password")
+    db.session.flush()
+    audit.record("user:update", "user", user.id, role=user.role, changed=changed, actor_id=actor.id)
+    return user
+
+
+def set_locale(user: User, locale: str) -> None:
+    user.locale = locale
+    audit.record("user:locale", "user", user.id, locale=locale, actor_id=user.id)
+
+
+SYSTEM_USERNAME = "sistema"
+
+
+def system_user() -> User:
+    """The inactive account that command-line jobs (demo data, imports) act as; nobody can log in with it."""
+    import secrets
+
+    user = db.session.scalar(select(User).where(User.username == SYSTEM_USERNAME))
+    if user is None:
+        user = User(username=SYSTEM_USERNAME, full_name="Sistema", role=Role.COORDINATOR.value,
+                    is_active_account=False)
+        user.set_password(secrets.token_urlsafe(32))
+        db.session.add(user)
+        db.session.flush()
+        audit.record("user:create", "user", user.id, role=user.role, system=True)
+    return user

@@ -1,0 +1,155 @@
+"""Login, logout, language and the admin's user pages."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required, login_user, logout_user
+from marshmallow import ValidationError
+
+from ..catalogs.services import all_centres, all_sedes
+from ..core.forms import flatten_errors, form_to_data
+from ..core.permissions import ROLE_LABELS, Permission, permission_required
+from ..extensions import db, limiter, login_manager
+from . import services
+from .models import User
+from .schemas import LoginSchema, NewUserSchema, UserSchema
+
+bp = Blueprint("auth", __name__)
+
+login_manager.login_view = "auth.login"
+login_manager.login_message = None  # the login page says it itself
+login_manager.session_protection = "strong"
+
+
+@login_manager.user_loader
+def load_user(user_id: str) -> User | None:
+    user = db.session.get(User, int(user_id))
+    return user if user is not None and user.is_active else None
+
+
+def _safe_next(target: str | None) -> str:
+    """Only same-site paths: an open redirect would let a phishing link borrow our login page."""
+    if target:
+        parts = urlsplit(target)
+        if not parts.scheme and not parts.netloc and target.startswith("/") and not target.startswith("//"):
+            return target
+    return url_for("core.index")
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@limiter.limit(lambda: current_app.config["LOGIN_RATE_LIMIT"], methods=["POST"])
+def login():
+    if current_user.is_authenticated:
+        return redirect(url_for("core.index"))
+    values, errors = {}, {}
+    if request.method == "POST":
+        values = form_to_data(request.form)
+        try:
+            data = LoginSchema().load(values)
+        except ValidationError as exc:
+            errors = flatten_errors(exc.messages)
+        else:
+            user = services.authenticate(data["username"], data["password"])
+            if user is None:
+                errors["password"] = _("Usuario o contraseña incorrectos.")
+            else:
+                session.clear()
+                login_user(user)
+                db.session.commit()
+                return redirect(_safe_next(request.args.get("next")))
+        values.pop("password", None)
+    return render_template("auth/login.html", values=values, errors=errors), (400 if errors else 200)
+
+
+@bp.post("/logout")
+@login_required
+def logout():
+    logout_user()
+    session.clear()
+    flash(_("Sesión cerrada."), "info")
+    return redirect(url_for("auth.login"))
+
+
+@bp.post("/language")
+def set_language():
+    locale = request.form.get("locale", "")
+    if locale not in current_app.config["LANGUAGES"]:
+        abort(400)
+    session["locale"] = locale
+    if current_user.is_authenticated:
+        services.set_locale(current_user, locale)
+        db.session.commit()
+    return redirect(_safe_next(request.form.get("next")))
+
+
+def _user_form(user: User | None, values: dict, errors: dict, status: int = 200):
+    return render_template(
+        "auth/user_form.html",
+        user=user,
+        values=values,
+        errors=errors,
+        role_labels=ROLE_LABELS,
+        centre_options=[(c.code, f"{c.code} · {c.name}") for c in all_centres()],
+        sede_options=[(s.code, s.name) for s in all_sedes()],
+    ), status
+
+
+@bp.get("/admin/users")
+@permission_required(Permission.USER_MANAGE)
+def users():
+    return render_template("auth/users.html", users=services.list_users(), role_labels=ROLE_LABELS)
+
+
+@bp.route("/admin/users/new", methods=["GET", "POST"])
+@permission_required(Permission.USER_MANAGE)
+def new_user():
+    if request.method == "GET":
+        return _user_form(None, {"is_active": True}, {})
+    values = form_to_data(request.form)
+    try:
+        data = NewUserSchema().load(values)
+        user = services.create_user(data, actor=current_user)
+    except ValidationError as exc:
+        return _user_form(None, _without_password(values), flatten_errors(exc.messages), 400)
+    except services.UserError as exc:
+        db.session.rollback()
+        return _user_form(None, _without_password(values), exc.errors, 400)
+    db.session.commit()
+    flash(_("Usuario %(username)s creado.", username=user.username), "success")
+    return redirect(url_for("auth.users"))
+
+
+@bp.route("/admin/users/<int:user_id>", methods=["GET", "POST"])
+@permission_required(Permission.USER_MANAGE)
+def edit_user(user_id: int):
+    user = db.session.get(User, user_id) or abort(404)
+    if request.method == "GET":
+        values = {
+            "username": user.username,
+            "full_name": user.full_name,
+            "role": user.role,
+            "centre": user.centre.code if user.centre else "",
+            "sede": user.sede.code if user.sede else "",
+            "is_active": user.is_active_account,
+        }
+        return _user_form(user, values, {})
+    values = form_to_data(request.form)
+    values["username"] = user.username
+    try:
+        data = UserSchema().load(values)
+        services.update_user(user, data, actor=current_user)
+    except ValidationError as exc:
+        return _user_form(user, _without_password(values), flatten_errors(exc.messages), 400)
+    except services.UserError as exc:
+        db.session.rollback()
+        return _user_form(user, _without_password(values), exc.errors, 400)
+    db.session.commit()
+    flash(_("Usuario %(username)s actualizado.", username=user.username), "success")
+    return redirect(url_for("auth.users"))
+
+
+def _without_password(values: dict) -> dict:
+    return {k: v for k, v in values.items() if k != "password"}

@@ -1,0 +1,160 @@
+"""What the family form needs: choices, and values from an existing family or a submitted form."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import request
+from flask_babel import lazy_gettext as _l
+
+from ..catalogs.models import (
+    DocumentType,
+    FamilyRelationship,
+    Language,
+    MigrationReason,
+    ProtectionCause,
+    Pueblo,
+)
+from ..catalogs.services import active_items, all_municipalities
+from ..core.forms import form_to_data
+from ..core.timeutil import today_local
+from .models import CONSENT_LABELS, PREGNANCY_LABELS, SEX_LABELS, FamilyUnit
+
+MULTI_FIELDS = ("languages", "migration_reasons", "protection_causes")
+
+
+def submitted_values() -> dict[str, Any]:
+    return form_to_data(request.form, multi=MULTI_FIELDS, lists=("members",))
+
+
+def form_choices() -> dict[str, Any]:
+    return {
+        "relationships": active_items(FamilyRelationship),
+        "pueblos": active_items(Pueblo),
+        "languages": active_items(Language),
+        "document_types": active_items(DocumentType),
+        "migration_reasons": active_items(MigrationReason),
+        "protection_causes": active_items(ProtectionCause),
+        "municipalities": all_municipalities(),
+        "consent_labels": CONSENT_LABELS,
+        "sex_labels": SEX_LABELS,
+        "pregnancy_labels": PREGNANCY_LABELS,
+        "flabels": FAMILY_LABELS,
+        "mlabels": MEMBER_LABELS,
+    }
+
+
+def new_family_values() -> dict[str, Any]:
+    """A blank family: one row for the head, consent dated today."""
+    return {"consent_on": today_local().isoformat(), "members": [{"relationship": "HEAD"}]}
+
+
+def family_values(family: FamilyUnit) -> dict[str, Any]:
+    """The form's values for an existing family (strings, as a browser would post them)."""
+    return {
+        "version": str(family.version),
+        "destination_municipality": family.destination.label,
+        "community": family.community or "",
+        "address": family.address or "",
+        "phone": family.phone or "",
+        "migration_reasons": [r.code for r in family.migration_reasons],
+        "protection_causes": [c.code for c in family.protection_causes],
+        "consent_type": family.consent_type,
+        "consent_witness": family.consent_witness or "",
+        "consent_on": family.consent_on.isoformat() if family.consent_on else "",
+        "notes": family.notes or "",
+        "members": [
+            {
+                "id": str(m.id),
+                "given_names": m.given_names,
+                "surnames": m.surnames,
+                "sex": m.sex,
+                "birth_date": m.birth_date.isoformat() if m.birth_date else "",
+                "estimated_age": "" if m.estimated_age is None else str(m.estimated_age),
+                "relationship": m.relationship_to_head.code,
+                "cui": m.cui or "",
+                "cui_check_confirmed": m.cui_check_confirmed,
+                "document_type": m.document_type.code if m.document_type else "",
+                "document_number": m.document_number or "",
+                "pueblo": m.pueblo.code if m.pueblo else "",
+                "languages": [lang.code for lang in m.languages],
+                "needs_interpreter": m.needs_interpreter,
+                "has_disability": m.has_disability,
+                "disability_notes": m.disability_notes or "",
+                "pregnancy": m.pregnancy or "",
+                "health_notes": m.health_notes or "",
+            }
+            for m in family.members
+        ],
+    }
+
+
+FAMILY_LABELS = {
+    "destination_municipality": _l("Municipio de destino"),
+    "community": _l("Comunidad, aldea o colonia"),
+    "address": _l("Dirección"),
+    "phone": _l("Teléfono de contacto"),
+    "migration_reasons": _l("Motivos de la migración"),
+    "protection_causes": _l("Causas de riesgo de protección"),
+    "consent_type": _l("Consentimiento para el tratamiento de datos"),
+    "consent_witness": _l("Testigo del consentimiento verbal"),
+    "consent_on": _l("Fecha del consentimiento"),
+    "notes": _l("Observaciones"),
+}
+MEMBER_LABELS = {
+    "given_names": _l("Nombres"),
+    "surnames": _l("Apellidos"),
+    "sex": _l("Sexo"),
+    "birth_date": _l("Fecha de nacimiento"),
+    "estimated_age": _l("Edad estimada (años)"),
+    "relationship": _l("Parentesco con el/la jefe(a)"),
+    "cui": _l("CUI (DPI)"),
+    "cui_check_confirmed": _l("CUI confirmado"),
+    "document_type": _l("Otro documento"),
+    "document_number": _l("Número de documento"),
+    "pueblo": _l("Pueblo"),
+    "languages": _l("Idiomas"),
+    "needs_interpreter": _l("Necesita intérprete"),
+    "has_disability": _l("Discapacidad"),
+    "disability_notes": _l("Detalle de la discapacidad"),
+    "pregnancy": _l("Embarazo o lactancia"),
+    "health_notes": _l("Notas de salud"),
+}
+
+
+def _norm(value: Any) -> Any:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, list):
+        return sorted(value)
+    if value in (None, "", "on", "true"):
+        return {"on": True, "true": True}.get(value, "")
+    return str(value)
+
+
+def unsaved_changes(submitted: dict[str, Any], current: dict[str, Any]) -> list[tuple[str, str, str]]:
+    """(field label, what the user typed, what is saved now) for each field the user had different.
+
+    Shown after an edit conflict, so the user can re-apply their changes on top of the current data.
+    """
+    rows: list[tuple[str, str, str]] = []
+    for key, label in FAMILY_LABELS.items():
+        mine, theirs = _norm(submitted.get(key)), _norm(current.get(key))
+        if mine != theirs:
+            rows.append((str(label), _show(mine), _show(theirs)))
+    current_members = {m.get("id"): m for m in current.get("members", [])}
+    for index, member in enumerate(submitted.get("members", []), start=1):
+        saved = current_members.get(member.get("id"), {})
+        for key, label in MEMBER_LABELS.items():
+            mine, theirs = _norm(member.get(key)), _norm(saved.get(key))
+            if mine != theirs:
+                rows.append((f"{_l('Integrante')} {index} · {label}", _show(mine), _show(theirs)))
+    return rows
+
+
+def _show(value: Any) -> str:
+    if value is True:
+        return "✓"
+    if value in ("", None, False, []):
+        return "—"
+    return ", ".join(value) if isinstance(value, list) else str(value)

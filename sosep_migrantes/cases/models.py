@@ -1,0 +1,224 @@
+"""Family units (the *case*) and their members."""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import CheckConstraint, Column, ForeignKey, Index, String, Table, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from ..catalogs.models import (
+    Centre,
+    DocumentType,
+    FamilyRelationship,
+    Language,
+    MigrationReason,
+    Municipality,
+    ProtectionCause,
+    Pueblo,
+)
+from ..core.timeutil import age_on, to_local
+from ..db import Base, created_at_col, intpk
+from ..reception.models import Arrival
+
+
+class CaseStatus(enum.StrEnum):
+    RECEIVED = "received"
+    REFERRED = "referred"
+    IN_FOLLOWUP = "in_followup"
+    LINKED = "linked"
+    CLOSED = "closed"
+
+
+CASE_STATUS_LABELS = {
+    CaseStatus.RECEIVED: _l("Recibida en el centro"),
+    CaseStatus.REFERRED: _l("Derivada"),
+    CaseStatus.IN_FOLLOWUP: _l("En seguimiento"),
+    CaseStatus.LINKED: _l("Vinculada a un programa"),
+    CaseStatus.CLOSED: _l("Cerrada"),
+}
+
+
+class ConsentType(enum.StrEnum):
+    WRITTEN = "written"
+    VERBAL_WITNESS = "verbal_witness"
+    REFUSED = "refused"
+
+
+CONSENT_LABELS = {
+    ConsentType.WRITTEN: _l("Escrito (firmado)"),
+    ConsentType.VERBAL_WITNESS: _l("Verbal ante testigo"),
+    ConsentType.REFUSED: _l("No otorgado"),
+}
+
+SEX_LABELS = {"F": _l("Mujer"), "M": _l("Hombre")}
+
+PREGNANCY_LABELS = {"pregnant": _l("Embarazada"), "lactating": _l("En período de lactancia")}
+
+family_migration_reasons = Table(
+    "family_migration_reasons",
+    Base.metadata,
+    Column("family_id", ForeignKey("family_units.id", ondelete="CASCADE"), primary_key=True),
+    Column("reason_id", ForeignKey("migration_reasons.id"), primary_key=True),
+)
+
+family_protection_causes = Table(
+    "family_protection_causes",
+    Base.metadata,
+    Column("family_id", ForeignKey("family_units.id", ondelete="CASCADE"), primary_key=True),
+    Column("cause_id", ForeignKey("protection_causes.id"), primary_key=True),
+)
+
+member_languages = Table(
+    "member_languages",
+    Base.metadata,
+    Column("member_id", ForeignKey("members.id", ondelete="CASCADE"), primary_key=True),
+    Column("language_id", ForeignKey("languages.id"), primary_key=True),
+)
+
+
+class CaseSequence(Base):
+    """Last case number given per centre and year; its row lock serialises concurrent registrations."""
+
+    __tablename__ = "case_sequences"
+
+    centre_id: Mapped[int] = mapped_column(ForeignKey("centres.id"), primary_key=True)
+    year: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    last_value: Mapped[int] = mapped_column(default=0)
+
+
+class FamilyUnit(Base):
+    """A *unidad familiar migrante retornada*: the case the service tracks from reception to linkage."""
+
+    __tablename__ = "family_units"
+    __table_args__ = (
+        UniqueConstraint("centre_id", "case_year", "case_seq", name="uq_family_units_case"),
+        CheckConstraint(
+            "consent_type IN ('written', 'verbal_witness', 'refused')", name="consent_type"
+        ),
+        Index("ix_family_units_status", "status"),
+    )
+
+    id: Mapped[intpk]
+    #: ``FAG-2026-00042``: centre code, year of arrival, sequence per centre and year.
+    case_number: Mapped[str] = mapped_column(String(30), unique=True)
+    centre_id: Mapped[int] = mapped_column(ForeignKey("centres.id"), index=True)
+    case_year: Mapped[int]
+    case_seq: Mapped[int]
+    arrival_id: Mapped[int] = mapped_column(ForeignKey("arrivals.id"), index=True)
+    status: Mapped[str] = mapped_column(String(20), default=CaseStatus.RECEIVED.value)
+    #: Where the family goes to live; it decides which sede follows the case up.
+    destination_municipality_id: Mapped[int] = mapped_column(ForeignKey("municipalities.id"), index=True)
+    community: Mapped[str | None] = mapped_column(String(160))
+    address: Mapped[str | None] = mapped_column(String(300))
+    phone: Mapped[str | None] = mapped_column(String(40))
+    consent_type: Mapped[str] = mapped_column(String(20))
+    #: Name of the witness of a verbal consent.
+    consent_witness: Mapped[str | None] = mapped_column(String(160))
+    consent_on: Mapped[dt.date | None]
+    notes: Mapped[str | None] = mapped_column(Text)
+    #: Folded (lower-case, unaccented) case number, names and CUIs of the members, for search.
+    search_text: Mapped[str] = mapped_column(Text, default="")
+    #: Optimistic lock: an edit made on a stale version is refused, never silently overwritten.
+    version: Mapped[int] = mapped_column(default=1)
+    created_at: Mapped[created_at_col]
+    created_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    updated_at: Mapped[dt.datetime | None]
+    updated_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+    centre: Mapped[Centre] = relationship(lazy="joined")
+    arrival: Mapped[Arrival] = relationship(lazy="joined")
+    destination: Mapped[Municipality] = relationship(lazy="joined")
+    members: Mapped[list[Member]] = relationship(
+        back_populates="family", order_by="Member.position", cascade="all, delete-orphan"
+    )
+    migration_reasons: Mapped[list[MigrationReason]] = relationship(
+        secondary=family_migration_reasons, order_by="MigrationReason.sort_order"
+    )
+    protection_causes: Mapped[list[ProtectionCause]] = relationship(
+        secondary=family_protection_causes, order_by="ProtectionCause.sort_order"
+    )
+
+    __mapper_args__ = {"version_id_col": version}
+
+    @property
+    def head(self) -> Member | None:
+        return next((m for m in self.members if m.is_head), self.members[0] if self.members else None)
+
+    @property
+    def status_label(self) -> str:
+        return str(CASE_STATUS_LABELS[CaseStatus(self.status)])
+
+    @property
+    def consent_label(self) -> str:
+        return str(CONSENT_LABELS[ConsentType(self.consent_type)])
+
+    @property
+    def has_consent(self) -> bool:
+        return self.consent_type in (ConsentType.WRITTEN, ConsentType.VERBAL_WITNESS)
+
+
+class Member(Base):
+    __tablename__ = "members"
+    __table_args__ = (
+        CheckConstraint("sex IN ('F', 'M')", name="sex"),
+        CheckConstraint("birth_date IS NOT NULL OR estimated_age IS NOT NULL", name="age_known"),
+        CheckConstraint("pregnancy IS NULL OR pregnancy IN ('pregnant', 'lactating')", name="pregnancy"),
+    )
+
+    id: Mapped[intpk]
+    family_id: Mapped[int] = mapped_column(ForeignKey("family_units.id", ondelete="CASCADE"), index=True)
+    #: Order within the family as registered (the head first).
+    position: Mapped[int] = mapped_column(default=0)
+    given_names: Mapped[str] = mapped_column(String(120))
+    surnames: Mapped[str] = mapped_column(String(120))
+    sex: Mapped[str] = mapped_column(String(1))
+    birth_date: Mapped[dt.date | None]
+    #: Age in years estimated at arrival, when the date of birth is unknown.
+    estimated_age: Mapped[int | None]
+    relationship_id: Mapped[int] = mapped_column(ForeignKey("family_relationships.id"))
+    cui: Mapped[str | None] = mapped_column(String(13), index=True)
+    #: Staff confirmed a CUI whose (unofficial) check digit does not match.
+    cui_check_confirmed: Mapped[bool] = mapped_column(default=False)
+    document_type_id: Mapped[int | None] = mapped_column(ForeignKey("document_types.id"))
+    document_number: Mapped[str | None] = mapped_column(String(60))
+    pueblo_id: Mapped[int | None] = mapped_column(ForeignKey("pueblos.id"))
+    needs_interpreter: Mapped[bool] = mapped_column(default=False)
+    has_disability: Mapped[bool] = mapped_column(default=False)
+    disability_notes: Mapped[str | None] = mapped_column(String(300))
+    #: ``pregnant`` or ``lactating``; null otherwise.
+    pregnancy: Mapped[str | None] = mapped_column(String(20))
+    health_notes: Mapped[str | None] = mapped_column(String(1000))
+
+    family: Mapped[FamilyUnit] = relationship(back_populates="members")
+    relationship_to_head: Mapped[FamilyRelationship] = relationship(lazy="joined")
+    document_type: Mapped[DocumentType | None] = relationship(lazy="joined")
+    pueblo: Mapped[Pueblo | None] = relationship(lazy="joined")
+    languages: Mapped[list[Language]] = relationship(secondary=member_languages, order_by="Language.sort_order")
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.given_names} {self.surnames}"
+
+    @property
+    def is_head(self) -> bool:
+        return self.relationship_to_head is not None and self.relationship_to_head.code == "HEAD"
+
+    def age_at(self, on: dt.date) -> int:
+        if self.birth_date is not None:
+            return age_on(self.birth_date, on)
+        return self.estimated_age or 0
+
+    @property
+    def age_at_arrival(self) -> int:
+        return self.age_at(to_local(self.family.arrival.arrived_at).date())
+
+    @property
+    def sex_label(self) -> str:
+        return str(SEX_LABELS[self.sex])
+
+    @property
+    def pregnancy_label(self) -> str:
+        return str(PREGNANCY_LABELS[self.pregnancy]) if self.pregnancy else ""

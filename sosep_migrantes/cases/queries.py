@@ -1,0 +1,98 @@
+"""Reading family units, always through the user's scope.
+
+Every list, search, detail page, PDF and export starts from :func:`scoped_families`, so what a
+detail page hides cannot leak elsewhere: a reception user sees the cases of their centre, a sede
+user the cases whose destination municipality their sede covers, a coordinator all of them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from sqlalchemy import Select, false, func, select
+from sqlalchemy.orm import selectinload
+
+from ..auth.models import User
+from ..catalogs.models import Municipality, sede_municipalities
+from ..core.permissions import Permission, Role
+from ..core.text import fold
+from ..core.timeutil import LOCAL_TZ
+from ..extensions import db
+from ..reception.models import Arrival
+from .models import FamilyUnit, Member
+
+
+def scope_clause(user: User):
+    if not user.can(Permission.CASE_VIEW):
+        return false()
+    role = user.role_enum
+    if role is Role.COORDINATOR:
+        return None
+    if role is Role.RECEPTION:
+        return FamilyUnit.centre_id == user.centre_id
+    if role is Role.SEDE:
+        covered = select(sede_municipalities.c.municipality_id).where(sede_municipalities.c.sede_id == user.sede_id)
+        return FamilyUnit.destination_municipality_id.in_(covered)
+    return false()
+
+
+def scoped_families(user: User) -> Select[tuple[FamilyUnit]]:
+    stmt = select(FamilyUnit)
+    clause = scope_clause(user)
+    return stmt if clause is None else stmt.where(clause)
+
+
+def get_family(user: User, family_id: int) -> FamilyUnit | None:
+    """The family if the user may see it; ``None`` (the view answers 404) otherwise."""
+    return db.session.scalar(
+        scoped_families(user)
+        .where(FamilyUnit.id == family_id)
+        .options(
+            selectinload(FamilyUnit.members).selectinload(Member.languages),
+            selectinload(FamilyUnit.migration_reasons),
+            selectinload(FamilyUnit.protection_causes),
+        )
+    )
+
+
+@dataclass
+class CaseFilters:
+    centre_id: int | None = None
+    department_id: int | None = None
+    status: str | None = None
+    arrived_from: dt.date | None = None
+    arrived_to: dt.date | None = None
+    q: str | None = None
+    arrival_id: int | None = None
+
+
+def _local_day_start(day: dt.date) -> dt.datetime:
+    return dt.datetime.combine(day, dt.time.min, tzinfo=LOCAL_TZ).astimezone(dt.UTC)
+
+
+def search_families(user: User, filters: CaseFilters) -> Select[tuple[FamilyUnit]]:
+    stmt = scoped_families(user).join(FamilyUnit.arrival)
+    if filters.centre_id:
+        stmt = stmt.where(FamilyUnit.centre_id == filters.centre_id)
+    if filters.department_id:
+        stmt = stmt.join(Municipality, FamilyUnit.destination_municipality_id == Municipality.id).where(
+            Municipality.department_id == filters.department_id
+        )
+    if filters.status:
+        stmt = stmt.where(FamilyUnit.status == filters.status)
+    if filters.arrival_id:
+        stmt = stmt.where(FamilyUnit.arrival_id == filters.arrival_id)
+    if filters.arrived_from:
+        stmt = stmt.where(Arrival.arrived_at >= _local_day_start(filters.arrived_from))
+    if filters.arrived_to:
+        stmt = stmt.where(Arrival.arrived_at < _local_day_start(filters.arrived_to + dt.timedelta(days=1)))
+    if filters.q:
+        # Every word must appear (in any order): "lopez maria" finds "María Elena López".
+        for word in fold(filters.q).replace("-", " ").split():
+            stmt = stmt.where(FamilyUnit.search_text.contains(word, autoescape=True))
+    return stmt.order_by(Arrival.arrived_at.desc(), FamilyUnit.case_seq.desc())
+
+
+def count(stmt: Select) -> int:
+    return db.session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0

@@ -1,0 +1,166 @@
+"""Input schemas of a family unit and its members: the same ones serve the HTML form and the API."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask_babel import lazy_gettext as _l
+from marshmallow import EXCLUDE, Schema, fields, post_load, validate, validates_schema
+
+from ..catalogs.models import (
+    DocumentType,
+    FamilyRelationship,
+    Language,
+    MigrationReason,
+    ProtectionCause,
+    Pueblo,
+)
+from ..catalogs.services import municipalities_per_department
+from ..core.cui import check_cui
+from ..core.schema import (
+    CatalogCode,
+    MunicipalityRef,
+    boolean,
+    choice,
+    date,
+    integer,
+    not_in_future,
+    raise_if,
+    text,
+)
+from ..core.text import clean
+from ..core.timeutil import today_local
+from .models import ConsentType
+
+MAX_MEMBERS = 25
+PHONE = validate.Regexp(
+    r"^\+?[0-9][0-9 ()-]{6,18}[0-9]$",
+    error=_l("Teléfono no válido: escriba 8 dígitos, o el número con código de país (+502 ...)."),
+)
+
+
+class MemberSchema(Schema):
+    class Meta:
+        unknown = EXCLUDE
+
+    #: Present when editing an existing member.
+    id = integer()
+    given_names = text(required=True, max_length=120)
+    surnames = text(required=True, max_length=120)
+    sex = choice(["F", "M"], _l("Elija mujer u hombre."), required=True)
+    birth_date = date()
+    estimated_age = integer(
+        validate=validate.Range(min=0, max=120, error=_l("La edad debe estar entre 0 y 120 años."))
+    )
+    relationship = CatalogCode(FamilyRelationship, required=True)
+    cui = text(max_length=20)
+    #: Staff confirm a CUI whose unofficial check digit fails (a warning, not an error).
+    cui_check_confirmed = boolean()
+    document_type = CatalogCode(DocumentType)
+    document_number = text(max_length=60)
+    pueblo = CatalogCode(Pueblo)
+    languages = fields.List(CatalogCode(Language), load_default=list)
+    needs_interpreter = boolean()
+    has_disability = boolean()
+    disability_notes = text(max_length=300)
+    pregnancy = choice(["pregnant", "lactating"])
+    health_notes = text(max_length=1000)
+
+    @validates_schema(skip_on_field_errors=False)
+    def check_member(self, data: dict[str, Any], **kwargs: Any) -> None:
+        errors: dict[str, str] = {}
+        today = today_local()
+        birth = data.get("birth_date")
+        if birth is None and data.get("estimated_age") is None:
+            errors["birth_date"] = str(_l("Indique la fecha de nacimiento o la edad estimada."))
+        elif birth is not None:
+            problem = not_in_future(birth, today)
+            if problem:
+                errors["birth_date"] = problem
+            elif today.year - birth.year > 120:
+                errors["birth_date"] = str(_l("La fecha de nacimiento es de hace más de 120 años."))
+        if data.get("cui"):
+            result = check_cui(data["cui"], municipalities_per_department())
+            if result.error:
+                errors["cui"] = result.error
+            elif result.warning and not data.get("cui_check_confirmed"):
+                errors["cui_check_confirmed"] = result.warning
+        if data.get("document_number") and not data.get("document_type"):
+            errors["document_type"] = str(_l("Indique qué documento es."))
+        if data.get("document_type") and not data.get("document_number"):
+            errors["document_number"] = str(_l("Escriba el número del documento."))
+        if data.get("pregnancy") and data.get("sex") == "M":
+            errors["pregnancy"] = str(_l("El embarazo o la lactancia solo se registran para mujeres."))
+        if data.get("disability_notes") and not data.get("has_disability"):
+            data["has_disability"] = True
+        raise_if(errors)
+
+    @post_load
+    def normalise(self, data: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+        for key in ("given_names", "surnames", "document_number", "disability_notes", "health_notes"):
+            if key in data:
+                data[key] = clean(data[key])
+        if data.get("cui"):
+            data["cui"] = check_cui(data["cui"], municipalities_per_department()).normalized
+        return data
+
+
+class FamilyUnitSchema(Schema):
+    class Meta:
+        unknown = EXCLUDE
+
+    #: The version the user started editing from (optimistic locking); only for edits.
+    version = integer()
+    destination_municipality = MunicipalityRef(required=True)
+    community = text(max_length=160)
+    address = text(max_length=300)
+    phone = fields.String(allow_none=True, validate=PHONE)
+    migration_reasons = fields.List(CatalogCode(MigrationReason), load_default=list)
+    protection_causes = fields.List(CatalogCode(ProtectionCause), load_default=list)
+    consent_type = choice(
+        [c.value for c in ConsentType],
+        _l("Indique si la familia dio su consentimiento y cómo."),
+        required=True,
+    )
+    consent_witness = text(max_length=160)
+    consent_on = date()
+    notes = text(max_length=4000)
+    members = fields.List(
+        fields.Nested(MemberSchema),
+        required=True,
+        validate=validate.Length(
+            min=1, max=MAX_MEMBERS, error=_l("Registre entre {min} y {max} integrantes.")
+        ),
+        error_messages={"required": _l("Registre al menos un integrante.")},
+    )
+
+    @validates_schema(skip_on_field_errors=False)
+    def check_family(self, data: dict[str, Any], **kwargs: Any) -> None:
+        errors: dict[str, Any] = {}
+        consent = data.get("consent_type")
+        if consent in (ConsentType.WRITTEN, ConsentType.VERBAL_WITNESS):
+            if data.get("consent_on") is None:
+                errors["consent_on"] = str(_l("Indique la fecha del consentimiento."))
+            else:
+                problem = not_in_future(data["consent_on"], today_local())
+                if problem:
+                    errors["consent_on"] = problem
+        if consent == ConsentType.VERBAL_WITNESS and not data.get("consent_witness"):
+            errors["consent_witness"] = str(_l("El consentimiento verbal requiere el nombre del testigo."))
+        members = data.get("members") or []
+        heads = [m for m in members if isinstance(m, dict) and getattr(m.get("relationship"), "code", "") == "HEAD"]
+        if members and len(heads) != 1:
+            errors["members_summary"] = str(
+                _l("La unidad familiar debe tener exactamente un(a) jefe(a) de familia; hay %(n)d.", n=len(heads))
+            )
+        raise_if(errors)
+
+    @post_load
+    def normalise(self, data: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+        for key in ("community", "address", "phone", "consent_witness", "notes"):
+            if key in data:
+                data[key] = clean(data[key])
+        if data.get("consent_type") == ConsentType.REFUSED:
+            data["consent_on"] = None
+            data["consent_witness"] = None
+        return data

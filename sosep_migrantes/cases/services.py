@@ -1,0 +1,176 @@
+"""Operations on family units. They add and flush and write the audit trail; the request commits."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm.exc import StaleDataError
+
+from ..auth.models import User
+from ..core import audit
+from ..core.text import fold
+from ..core.timeutil import to_local
+from ..db import utcnow
+from ..extensions import db
+from ..reception.models import Arrival
+from .models import CaseSequence, FamilyUnit, Member
+
+FAMILY_FIELDS = (
+    "community",
+    "address",
+    "phone",
+    "consent_type",
+    "consent_witness",
+    "consent_on",
+    "notes",
+)
+MEMBER_FIELDS = (
+    "given_names",
+    "surnames",
+    "sex",
+    "birth_date",
+    "estimated_age",
+    "cui",
+    "cui_check_confirmed",
+    "document_number",
+    "needs_interpreter",
+    "has_disability",
+    "disability_notes",
+    "pregnancy",
+    "health_notes",
+)
+MEMBER_REFS = {"relationship": "relationship_to_head", "document_type": "document_type", "pueblo": "pueblo"}
+
+
+class EditConflict(Exception):
+    """The family was changed by someone else since the user opened the edit form."""
+
+    def __init__(self, current_version: int) -> None:
+        super().__init__(current_version)
+        self.current_version = current_version
+
+
+def next_case_sequence(centre_id: int, year: int) -> int:
+    """Take the next number of a centre's yearly series.
+
+    ``INSERT .. ON CONFLICT DO NOTHING`` creates the counter once; the ``UPDATE .. RETURNING`` then
+    row-locks it until the transaction ends, so concurrent registrations queue up instead of
+    producing the same number (SQLite serialises writers on its own).
+    """
+    dialect = db.session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    db.session.execute(
+        insert(CaseSequence).values(centre_id=centre_id, year=year, last_value=0).on_conflict_do_nothing()
+    )
+    return db.session.execute(
+        update(CaseSequence)
+        .where(CaseSequence.centre_id == centre_id, CaseSequence.year == year)
+        .values(last_value=CaseSequence.last_value + 1)
+        .returning(CaseSequence.last_value)
+    ).scalar_one()
+
+
+def _apply_member(member: Member, data: dict[str, Any], position: int) -> None:
+    for field in MEMBER_FIELDS:
+        setattr(member, field, data.get(field))
+    for key, attr in MEMBER_REFS.items():
+        setattr(member, attr, data.get(key))
+    member.cui_check_confirmed = bool(data.get("cui") and data.get("cui_check_confirmed"))
+    member.languages = list(data.get("languages") or [])
+    member.position = position
+
+
+def _apply_family(family: FamilyUnit, data: dict[str, Any]) -> None:
+    for field in FAMILY_FIELDS:
+        setattr(family, field, data.get(field))
+    family.destination = data["destination_municipality"]
+    family.destination_municipality_id = data["destination_municipality"].id
+    family.migration_reasons = list(data.get("migration_reasons") or [])
+    family.protection_causes = list(data.get("protection_causes") or [])
+
+
+def refresh_search_text(family: FamilyUnit) -> None:
+    parts = [family.case_number]
+    for member in family.members:
+        parts += [member.given_names, member.surnames, member.cui or "", member.document_number or ""]
+    family.search_text = fold(" ".join(p for p in parts if p))
+
+
+def register_family(arrival: Arrival, data: dict[str, Any], user: User) -> FamilyUnit:
+    """Register a family unit and all its members on an arrival, with its case number.
+
+    ``data`` is what :class:`~.schemas.FamilyUnitSchema` loaded. Everything is flushed in the caller's
+    transaction, so a failure leaves nothing half-saved.
+    """
+    year = to_local(arrival.arrived_at).year
+    seq = next_case_sequence(arrival.centre_id, year)
+    family = FamilyUnit(
+        arrival=arrival,
+        centre_id=arrival.centre_id,
+        case_year=year,
+        case_seq=seq,
+        case_number=f"{arrival.centre.code}-{year}-{seq:05d}",
+        created_by_id=user.id,
+    )
+    _apply_family(family, data)
+    for position, member_data in enumerate(data["members"]):
+        member = Member()
+        _apply_member(member, member_data, position)
+        family.members.append(member)
+    refresh_search_text(family)
+    db.session.add(family)
+    db.session.flush()
+    audit.record(
+        "family:create", "family", family.id, arrival_id=arrival.id, members=[m.id for m in family.members],
+        actor_id=user.id,
+    )
+    return family
+
+
+def update_family(family: FamilyUnit, data: dict[str, Any], user: User) -> FamilyUnit:
+    """Apply an edit made from ``data["version"]``; raise :class:`EditConflict` if that is stale.
+
+    The version check runs twice: here, against what this transaction read, and in the ``UPDATE``
+    itself (SQLAlchemy's ``version_id_col``), which catches an edit committed in between.
+    """
+    if data.get("version") != family.version:
+        raise EditConflict(family.version)
+    before = _snapshot(family)
+    _apply_family(family, data)
+    existing = {m.id: m for m in family.members}
+    kept: list[Member] = []
+    for position, member_data in enumerate(data["members"]):
+        member = existing.get(member_data.get("id")) if member_data.get("id") else None
+        if member is None:
+            member = Member()
+        _apply_member(member, member_data, position)
+        kept.append(member)
+    family.members = kept
+    family.updated_at = utcnow()
+    family.updated_by_id = user.id
+    refresh_search_text(family)
+    try:
+        db.session.flush()
+    except StaleDataError as exc:  # the caller rolls back
+        raise EditConflict(-1) from exc
+    after = _snapshot(family)
+    changed = sorted(k for k in after if after[k] != before.get(k))
+    audit.record("family:update", "family", family.id, changed=changed, version=family.version, actor_id=user.id)
+    return family
+
+
+def _snapshot(family: FamilyUnit) -> dict[str, Any]:
+    """Field values by name, to record *which* fields changed (never their values) in the audit."""
+    snap: dict[str, Any] = {f: getattr(family, f) for f in FAMILY_FIELDS}
+    snap["destination_municipality"] = family.destination_municipality_id
+    snap["migration_reasons"] = sorted(r.id for r in family.migration_reasons)
+    snap["protection_causes"] = sorted(c.id for c in family.protection_causes)
+    for member in family.members:
+        key = f"member:{member.id}"
+        snap[key] = tuple(str(getattr(member, f)) for f in MEMBER_FIELDS) + (
+            member.relationship_id if member.relationship_to_head is None else member.relationship_to_head.id,
+            member.pueblo_id, member.document_type_id, tuple(sorted(lang.id for lang in member.languages)),
+        )
+    return snap

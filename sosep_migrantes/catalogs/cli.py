@@ -1,0 +1,20 @@
+"""``flask catalogs load``."""
+
+from __future__ import annotations
+
+import click
+from flask.cli import AppGroup
+
+from ..extensions import db
+from .services import load_catalogs
+
+catalogs_cli = AppGroup("catalogs", help="Catálogos de referencia.")
+
+
+@catalogs_cli.command("load")
+def load_command() -> None:
+    """Load the shipped reference data (idempotent: adds only what is missing)."""
+    added = load_catalogs()
+    db.session.commit()
+    for table, count in added.items():
+        click.echo(f"{table}: {count}")

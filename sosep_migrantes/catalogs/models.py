@@ -1,0 +1,137 @@
+"""Reference data: centres, territory (INE departments and municipalities), sedes and small lists."""
+
+from __future__ import annotations
+
+from flask_babel import get_locale
+from sqlalchemy import Column, ForeignKey, String, Table
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from ..db import Base, intpk
+
+
+class Department(Base):
+    __tablename__ = "departments"
+
+    #: INE department code, 1..22.
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    name: Mapped[str] = mapped_column(String(80))
+
+    municipalities: Mapped[list[Municipality]] = relationship(
+        back_populates="department", order_by="Municipality.name"
+    )
+
+
+class Municipality(Base):
+    __tablename__ = "municipalities"
+
+    #: INE code: department * 100 + municipality (108 = Mixco).
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    department_id: Mapped[int] = mapped_column(ForeignKey("departments.id"), index=True)
+    name: Mapped[str] = mapped_column(String(120))
+
+    department: Mapped[Department] = relationship(back_populates="municipalities", lazy="joined")
+
+    @property
+    def label(self) -> str:
+        """What staff type and see: 'Cuilco, Huehuetenango' (names repeat across departments)."""
+        return f"{self.name}, {self.department.name}"
+
+
+sede_municipalities = Table(
+    "sede_municipalities",
+    Base.metadata,
+    Column("sede_id", ForeignKey("sedes.id", ondelete="CASCADE"), primary_key=True),
+    #: A municipality is covered by one sede at most (unique), so a case has one sede.
+    Column("municipality_id", ForeignKey("municipalities.id"), primary_key=True, unique=True),
+)
+
+
+class Sede(Base):
+    """A SOSEP departmental office; it follows up the families whose destination it covers."""
+
+    __tablename__ = "sedes"
+
+    id: Mapped[intpk]
+    code: Mapped[str] = mapped_column(String(40), unique=True)
+    name: Mapped[str] = mapped_column(String(120))
+    department_id: Mapped[int] = mapped_column(ForeignKey("departments.id"))
+
+    department: Mapped[Department] = relationship()
+    municipalities: Mapped[list[Municipality]] = relationship(
+        secondary=sede_municipalities, order_by="Municipality.id"
+    )
+
+
+class Centre(Base):
+    """A reception centre (FAG, La Aurora, Tecún Umán)."""
+
+    __tablename__ = "centres"
+
+    id: Mapped[intpk]
+    code: Mapped[str] = mapped_column(String(20), unique=True)
+    name: Mapped[str] = mapped_column(String(160))
+    #: ``air`` or ``land``: the default mode of the arrivals it receives.
+    mode: Mapped[str] = mapped_column(String(10))
+    municipality_id: Mapped[int] = mapped_column(ForeignKey("municipalities.id"))
+
+
+class CatalogMixin:
+    """A small list with a stable code and a Spanish and an English name."""
+
+    id: Mapped[intpk]
+    code: Mapped[str] = mapped_column(String(40), unique=True)
+    name_es: Mapped[str] = mapped_column(String(200))
+    name_en: Mapped[str] = mapped_column(String(200))
+    sort_order: Mapped[int] = mapped_column(default=100)
+    is_active: Mapped[bool] = mapped_column(default=True)
+
+    @property
+    def name(self) -> str:
+        locale = get_locale()
+        return self.name_en if locale is not None and locale.language == "en" else self.name_es
+
+
+class Country(CatalogMixin, Base):
+    __tablename__ = "countries"
+
+
+class Pueblo(CatalogMixin, Base):
+    __tablename__ = "pueblos"
+
+
+class Language(CatalogMixin, Base):
+    __tablename__ = "languages"
+
+
+class FamilyRelationship(CatalogMixin, Base):
+    """Relationship of a member to the head of the family unit."""
+
+    __tablename__ = "family_relationships"
+
+
+class MigrationReason(CatalogMixin, Base):
+    __tablename__ = "migration_reasons"
+
+
+class ProtectionCause(CatalogMixin, Base):
+    """A cause that calls for a priority referral (threats, extortion, violence...)."""
+
+    __tablename__ = "protection_causes"
+
+
+class DocumentType(CatalogMixin, Base):
+    """An identity document other than the CUI."""
+
+    __tablename__ = "document_types"
+
+
+#: File name (in ``catalogs/data``) of each simple catalogue.
+SIMPLE_CATALOGS: dict[str, type[CatalogMixin]] = {
+    "countries.csv": Country,
+    "pueblos.csv": Pueblo,
+    "languages.csv": Language,
+    "relationships.csv": FamilyRelationship,
+    "migration_reasons.csv": MigrationReason,
+    "protection_causes.csv": ProtectionCause,
+    "document_types.csv": DocumentType,
+}

@@ -1,0 +1,202 @@
+"""Loading and looking up the catalogues."""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TypeVar
+
+from flask import g, has_app_context
+from sqlalchemy import func, select
+
+from ..core import audit
+from ..core.text import fold
+from ..extensions import db
+from .models import (
+    SIMPLE_CATALOGS,
+    CatalogMixin,
+    Centre,
+    Department,
+    Municipality,
+    Sede,
+    sede_municipalities,
+)
+
+DATA_DIR = Path(__file__).parent / "data"
+C = TypeVar("C", bound=CatalogMixin)
+
+
+def _rows(name: str) -> list[dict[str, str]]:
+    with (DATA_DIR / name).open(encoding="utf-8", newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def load_catalogs() -> dict[str, int]:
+    """Insert the shipped reference data that is missing; never overwrite what an admin edited.
+
+    Idempotent: run on every ``make run`` and by ``flask catalogs load``. Returns rows added per table.
+    """
+    added: dict[str, int] = {}
+
+    departments = {d.id for d in db.session.scalars(select(Department))}
+    new = [Department(id=int(r["code"]), name=r["name"]) for r in _rows("departments.csv")
+           if int(r["code"]) not in departments]
+    db.session.add_all(new)
+    added["departments"] = len(new)
+    db.session.flush()
+
+    municipalities = set(db.session.scalars(select(Municipality.id)))
+    new = [Municipality(id=int(r["code"]), department_id=int(r["department_code"]), name=r["name"])
+           for r in _rows("municipalities.csv") if int(r["code"]) not in municipalities]
+    db.session.add_all(new)
+    added["municipalities"] = len(new)
+    db.session.flush()
+
+    centres = set(db.session.scalars(select(Centre.code)))
+    new = [Centre(code=r["code"], name=r["name"], mode=r["mode"], municipality_id=int(r["municipality_code"]))
+           for r in _rows("centres.csv") if r["code"] not in centres]
+    db.session.add_all(new)
+    added["centres"] = len(new)
+
+    sedes = {s.code: s for s in db.session.scalars(select(Sede))}
+    new_sedes = [Sede(code=r["code"], name=r["name"], department_id=int(r["department_code"]))
+                 for r in _rows("sedes.csv") if r["code"] not in sedes]
+    db.session.add_all(new_sedes)
+    added["sedes"] = len(new_sedes)
+    db.session.flush()
+    if new_sedes:
+        # Coverage is seeded only for sedes created now; later an admin owns it.
+        by_code = {s.code: s.id for s in new_sedes}
+        covered = set(db.session.scalars(select(sede_municipalities.c.municipality_id)))
+        links = [
+            {"sede_id": by_code[r["sede_code"]], "municipality_id": int(r["municipality_code"])}
+            for r in _rows("sede_municipalities.csv")
+            if r["sede_code"] in by_code and int(r["municipality_code"]) not in covered
+        ]
+        if links:
+            db.session.execute(sede_municipalities.insert(), links)
+        added["sede_municipalities"] = len(links)
+
+    for filename, model in SIMPLE_CATALOGS.items():
+        existing = set(db.session.scalars(select(model.code)))
+        new = [model(code=r["code"], name_es=r["name_es"], name_en=r["name_en"], sort_order=int(r["sort_order"]))
+               for r in _rows(filename) if r["code"] not in existing]
+        db.session.add_all(new)
+        added[model.__tablename__] = len(new)
+    db.session.flush()
+    if any(added.values()):
+        audit.record("catalogs:load", "catalogs", None, added=added)
+    return added
+
+
+def _cache() -> dict:
+    if not has_app_context():
+        return {}
+    if "catalog_cache" not in g:
+        g.catalog_cache = {}
+    return g.catalog_cache
+
+
+def active_items(model: type[C]) -> Sequence[C]:
+    """Active entries of a simple catalogue, in display order (cached for the request)."""
+    cache = _cache()
+    key = ("items", model)
+    if key not in cache:
+        cache[key] = db.session.scalars(
+            select(model).where(model.is_active.is_(True)).order_by(model.sort_order, model.name_es)
+        ).all()
+    return cache[key]
+
+
+def by_code(model: type[C], code: str) -> C | None:
+    cache = _cache()
+    key = ("by_code", model)
+    if key not in cache:
+        cache[key] = {item.code: item for item in db.session.scalars(select(model))}
+    return cache[key].get(code)
+
+
+def all_centres() -> Sequence[Centre]:
+    return db.session.scalars(select(Centre).order_by(Centre.id)).all()
+
+
+def centre_by_code(code: str) -> Centre | None:
+    return db.session.scalar(select(Centre).where(Centre.code == code))
+
+
+def all_departments() -> Sequence[Department]:
+    return db.session.scalars(select(Department).order_by(Department.id)).all()
+
+
+def all_municipalities() -> Sequence[Municipality]:
+    cache = _cache()
+    if "municipalities" not in cache:
+        cache["municipalities"] = db.session.scalars(
+            select(Municipality).order_by(Municipality.department_id, Municipality.name)
+        ).all()
+    return cache["municipalities"]
+
+
+def find_municipality(value: str | int) -> Municipality | None:
+    """A municipality by INE code (``1301``) or by the label staff type (``Cuilco, Huehuetenango``).
+
+    A bare name is accepted when it is unique in the country ("Nebaj" but not "San Pedro").
+    """
+    text = str(value).strip()
+    if text.isdigit():
+        return db.session.get(Municipality, int(text))
+    wanted = fold(text)
+    municipalities = all_municipalities()
+    exact = [m for m in municipalities if fold(m.label) == wanted]
+    if exact:
+        return exact[0]
+    by_name = [m for m in municipalities if fold(m.name) == wanted]
+    return by_name[0] if len(by_name) == 1 else None
+
+
+def municipalities_per_department() -> dict[int, int]:
+    cache = _cache()
+    if "muni_counts" not in cache:
+        rows = db.session.execute(
+            select(Municipality.department_id, func.count()).group_by(Municipality.department_id)
+        )
+        cache["muni_counts"] = {dept: count for dept, count in rows}
+    return cache["muni_counts"]
+
+
+def sede_for_municipality(municipality_id: int) -> Sede | None:
+    return db.session.scalar(
+        select(Sede).join(sede_municipalities).where(sede_municipalities.c.municipality_id == municipality_id)
+    )
+
+
+def all_sedes() -> Sequence[Sede]:
+    return db.session.scalars(select(Sede).order_by(Sede.department_id, Sede.name)).all()
+
+
+def sede_by_code(code: str) -> Sede | None:
+    return db.session.scalar(select(Sede).where(Sede.code == code))
+
+
+def set_sede_coverage(sede: Sede, municipality_ids: Sequence[int]) -> list[int]:
+    """Make ``sede`` cover exactly these municipalities, taking them from any other sede.
+
+    Returns the ids that moved from another sede, so the admin can be told.
+    """
+    wanted = set(municipality_ids)
+    moved = list(db.session.scalars(
+        select(sede_municipalities.c.municipality_id).where(
+            sede_municipalities.c.municipality_id.in_(wanted), sede_municipalities.c.sede_id != sede.id
+        )
+    ))
+    db.session.execute(sede_municipalities.delete().where(
+        (sede_municipalities.c.sede_id == sede.id) | sede_municipalities.c.municipality_id.in_(wanted)
+    ))
+    if wanted:
+        db.session.execute(
+            sede_municipalities.insert(), [{"sede_id": sede.id, "municipality_id": m} for m in sorted(wanted)]
+        )
+    db.session.expire(sede, ["municipalities"])
+    audit.record("sede:coverage", "sede", sede.id, municipalities=sorted(wanted), moved=sorted(moved))
+    return moved

@@ -1,0 +1,36 @@
+"""``flask setup``: what ``make run`` does before serving (migrate, catalogues, first admin)."""
+
+from __future__ import annotations
+
+import os
+import secrets
+
+import click
+from flask.cli import with_appcontext
+from flask_migrate import upgrade
+
+from ..auth import services as auth_services
+from ..catalogs.services import load_catalogs
+from ..extensions import db
+
+
+@click.command("setup")
+@with_appcontext
+def setup_command() -> None:
+    """Migrate the database, load the catalogues and create the first admin if there is none."""
+    upgrade()
+    added = load_catalogs()
+    db.session.commit()
+    total = sum(added.values())
+    click.echo(f"Catálogos: {total} filas nuevas." if total else "Catálogos: ya estaban cargados.")
+    if auth_services.count_admins() == 0:
+        password = os.environ.get("ADMIN_PASSWORD") or secrets.token_urlsafe(12)
+        username = os.environ.get("ADMIN_USERNAME", "admin")
+        auth_services.create_user(
+            {"username": username, "full_name": "Administración", "role": "admin", "password": password}
+        )
+        db.session.commit()
+        click.echo(f"Administrador creado: usuario '{username}'.")
+        if not os.environ.get("ADMIN_PASSWORD"):
+            # Shown once, on the terminal of whoever installs the service; never logged.
+            click.echo(f"Contraseña generada (guárdela ahora, no se volverá a mostrar): {password}")

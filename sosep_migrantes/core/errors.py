@@ -1,0 +1,65 @@
+"""HTML or JSON errors, chosen by the request; a 500 rolls the transaction back."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, jsonify, render_template, request
+from flask_babel import gettext as _
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException, InternalServerError
+from werkzeug.http import HTTP_STATUS_CODES
+
+from ..extensions import db
+
+log = logging.getLogger(__name__)
+
+MESSAGES = {
+    400: lambda: _("La solicitud no es válida."),
+    403: lambda: _("No tiene permiso para ver esta página."),
+    404: lambda: _("No se encontró lo que busca, o no está dentro de su alcance."),
+    405: lambda: _("Método no permitido."),
+    409: lambda: _("Conflicto: los datos cambiaron mientras los editaba."),
+    429: lambda: _("Demasiados intentos. Espere un momento y vuelva a intentarlo."),
+    500: lambda: _("Ocurrió un error inesperado. Nada se guardó; vuelva a intentarlo."),
+    503: lambda: _("El servicio no está disponible en este momento."),
+}
+
+
+def _status_name(code: int) -> str:
+    return HTTP_STATUS_CODES.get(code, "Error")
+
+
+def wants_json() -> bool:
+    if request.path.startswith("/api/"):
+        return True
+    best = request.accept_mimetypes.best_match(["text/html", "application/json"])
+    return best == "application/json" and request.accept_mimetypes[best] > request.accept_mimetypes["text/html"]
+
+
+def _respond(code: int, message: str):
+    if wants_json():
+        return jsonify({"code": code, "status": _status_name(code), "message": message}), code
+    return render_template("errors/error.html", code=code, message=message), code
+
+
+def init_app(app: Flask) -> None:
+    @app.errorhandler(CSRFError)
+    def csrf_error(error: CSRFError):
+        return _respond(400, _("El formulario caducó o no es válido. Vuelva a cargar la página e inténtelo de nuevo."))
+
+    @app.errorhandler(HTTPException)
+    def http_error(error: HTTPException):
+        if error.code is None or error.code < 400:
+            return error
+        message = MESSAGES.get(error.code, lambda: error.description)()
+        return _respond(error.code, message)
+
+    @app.errorhandler(Exception)
+    def unexpected(error: Exception):
+        db.session.rollback()
+        # Only the exception type and the path: request data may hold personal data.
+        log.exception("Unhandled %s on %s %s", type(error).__name__, request.method, request.path)
+        return _respond(500, MESSAGES[500]())
+
+    app.register_error_handler(InternalServerError, unexpected)

@@ -1,0 +1,80 @@
+"""Roles, permissions and the one place that maps them.
+
+Routes declare the permission they need with :func:`permission_required`; which *objects* a user may
+see is decided in the queries (see ``cases.queries.scoped_families``), not here.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from flask import abort
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user, login_required
+
+
+class Role(enum.StrEnum):
+    ADMIN = "admin"
+    COORDINATOR = "coordinator"
+    RECEPTION = "reception"
+    SEDE = "sede"
+
+
+ROLE_LABELS = {
+    Role.ADMIN: _l("Administración"),
+    Role.COORDINATOR: _l("Coordinación (nacional)"),
+    Role.RECEPTION: _l("Recepción (centro)"),
+    Role.SEDE: _l("Sede departamental"),
+}
+
+
+class Permission(enum.StrEnum):
+    USER_MANAGE = "user:manage"
+    CATALOG_MANAGE = "catalog:manage"
+    ARRIVAL_VIEW = "arrival:view"
+    ARRIVAL_CREATE = "arrival:create"
+    CASE_VIEW = "case:view"
+    CASE_CREATE = "case:create"
+    CASE_EDIT = "case:edit"
+    AUDIT_VIEW = "audit:view"
+
+
+ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
+    # Admins manage accounts and catalogues; they do not read families' data (least privilege).
+    Role.ADMIN: frozenset({Permission.USER_MANAGE, Permission.CATALOG_MANAGE, Permission.AUDIT_VIEW}),
+    Role.COORDINATOR: frozenset({Permission.ARRIVAL_VIEW, Permission.CASE_VIEW, Permission.AUDIT_VIEW}),
+    Role.RECEPTION: frozenset(
+        {
+            Permission.ARRIVAL_VIEW,
+            Permission.ARRIVAL_CREATE,
+            Permission.CASE_VIEW,
+            Permission.CASE_CREATE,
+            Permission.CASE_EDIT,
+        }
+    ),
+    Role.SEDE: frozenset({Permission.CASE_VIEW, Permission.CASE_EDIT}),
+}
+
+
+def role_has(role: Role | str, permission: Permission) -> bool:
+    return permission in ROLE_PERMISSIONS.get(Role(role), frozenset())
+
+
+def permission_required(permission: Permission) -> Callable:
+    """Require a logged-in user whose role grants ``permission`` (403 otherwise)."""
+
+    def decorator(view: Callable) -> Callable:
+        @wraps(view)
+        @login_required
+        def wrapped(*args: Any, **kwargs: Any) -> Any:
+            if not current_user.can(permission):
+                abort(403)
+            return view(*args, **kwargs)
+
+        wrapped.required_permission = permission  # type: ignore[attr-defined]
+        return wrapped
+
+    return decorator

@@ -1,0 +1,42 @@
+"""Template globals and filters."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from typing import Any
+
+from flask import Flask
+from flask_babel import format_date, format_datetime, get_locale
+
+from .permissions import Permission
+from .timeutil import to_local
+
+
+def local_datetime(value: dt.datetime | None, fmt: str = "short") -> str:
+    return "" if value is None else format_datetime(to_local(value).replace(tzinfo=None), fmt, rebase=False)
+
+
+def local_date(value: dt.date | None) -> str:
+    return "" if value is None else format_date(value, "short")
+
+
+def input_datetime(value: dt.datetime | None) -> str:
+    """Value for an ``<input type=datetime-local>``, in Guatemala time."""
+    return "" if value is None else to_local(value).strftime("%Y-%m-%dT%H:%M")
+
+
+def options(items: Iterable[Any], key: str = "code", text: str = "name") -> list[tuple[Any, Any]]:
+    """(value, text) pairs for the ``select`` macro from catalogue objects."""
+    return [(getattr(item, key), getattr(item, text)) for item in items]
+
+
+def init_app(app: Flask) -> None:
+    app.jinja_env.globals["options"] = options
+    app.jinja_env.filters["local_datetime"] = local_datetime
+    app.jinja_env.filters["local_date"] = local_date
+    app.jinja_env.filters["input_datetime"] = input_datetime
+    app.jinja_env.globals["Permission"] = Permission
+    app.jinja_env.globals["get_locale"] = get_locale
+    app.jinja_env.trim_blocks = True
+    app.jinja_env.lstrip_blocks = True

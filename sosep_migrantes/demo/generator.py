@@ -1,0 +1,193 @@
+"""Realistic synthetic arrivals and families, deterministic for a seed (no real person is described).
+
+Proportions follow CONTEXT.md: about 75% by air from the USA, 6% by air from Mexico and 19% by land
+from Mexico; destinations weighted toward Huehuetenango, San Marcos and Quiché; families of 2 to 7.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+from dataclasses import dataclass
+
+from sqlalchemy import select
+
+from ..auth.models import User
+from ..cases.services import register_family
+from ..catalogs.models import (
+    Country,
+    FamilyRelationship,
+    Language,
+    MigrationReason,
+    Municipality,
+    ProtectionCause,
+    Pueblo,
+)
+from ..catalogs.services import by_code
+from ..core.timeutil import LOCAL_TZ
+from ..extensions import db
+from ..reception.services import create_arrival
+
+FEMALE = (
+    "María", "Ana", "Rosa", "Juana", "Marta", "Sandra", "Lucía", "Catarina", "Micaela", "Petrona", "Elena",
+    "Sofía", "Andrea", "Yesenia", "Dulce María", "Brenda", "Gladys", "Rosaura", "Floridalma", "Ingrid",
+    "Heidy", "Dayana", "Génesis", "Valeria", "Ixchel", "Magdalena", "Candelaria", "Isabel", "Jenifer",
+)
+MALE = (
+    "José", "Juan", "Pedro", "Carlos", "Luis", "Miguel", "Francisco", "Marvin", "Byron", "Edgar", "Mynor",
+    "Selvin", "Wilmer", "Erick", "Kevin", "Brayan", "Anderson", "Santiago", "Mateo", "Diego", "Domingo",
+    "Gaspar", "Baltazar", "Tomás", "Esteban", "Julio César", "Ángel", "Héctor", "Nery",
+)
+SURNAMES = (
+    "López", "Pérez", "García", "Hernández", "Ramírez", "Méndez", "Gómez", "Velásquez", "Vásquez", "Morales",
+    "Chávez", "Ajú", "Tzoc", "Chen", "Xol", "Caal", "Tum", "Cux", "Yat", "Mejía", "Domingo", "Ramos",
+    "Jiménez", "Castillo", "Ortiz", "Sales", "Camposeco", "Matías", "Tomás", "Pascual", "Agustín",
+    "Bautista", "Escobar", "Fuentes", "Choc", "Coy", "Batz", "Son", "Ixcoy", "Tojín",
+)
+#: Share of families by destination department (INE code); the rest spread over the others.
+DEPARTMENT_WEIGHTS = {13: 20, 12: 13, 14: 10, 1: 8, 9: 6, 16: 5, 7: 4, 8: 3, 17: 3, 10: 3, 20: 2, 18: 2}
+#: The Mayan language most spoken in each department, for families that speak one.
+DEPARTMENT_LANGUAGE = {13: "MAM", 12: "MAM", 14: "KICHE", 9: "MAM", 16: "QEQCHI", 7: "KAQCHIKEL",
+                       8: "KICHE", 10: "KICHE", 17: "QEQCHI", 15: "ACHI", 3: "KAQCHIKEL", 4: "KAQCHIKEL"}
+AIR_US_ORIGINS = ("Laredo, TX", "Alexandria, LA", "Brownsville, TX", "Harlingen, TX", "El Paso, TX", "Mesa, AZ")
+AIR_MX_ORIGINS = ("Villahermosa, Tab.", "Ciudad de México", "Monterrey, N.L.")
+LAND_ORIGINS = ("Tapachula, Chis.", "Ciudad Hidalgo, Chis.", "Tenosique, Tab.")
+PROTECTION = ("THREATS", "EXTORTION", "PERSECUTION", "INSECURITY", "DOMESTIC_VIOLENCE", "GENDER_VIOLENCE")
+
+
+@dataclass
+class DemoResult:
+    arrivals: int = 0
+    families: int = 0
+    members: int = 0
+
+
+def valid_cui(rng: random.Random, department: int, municipality: int) -> str:
+    """A CUI that passes the public check-digit rule, born in the given municipality."""
+    while True:
+        serial = [rng.randint(0, 9) for _ in range(8)]
+        check = sum(d * (i + 2) for i, d in enumerate(serial)) % 11
+        if check < 10:
+            return "".join(map(str, serial)) + str(check) + f"{department:02d}{municipality:02d}"
+
+
+class DemoGenerator:
+    def __init__(self, seed: int, until: dt.date, days: int = 90) -> None:
+        self.rng = random.Random(seed)
+        self.until = until
+        self.days = days
+        self.municipalities = db.session.scalars(select(Municipality).order_by(Municipality.id)).all()
+
+    def _destination(self) -> Municipality:
+        rng = self.rng
+        if rng.random() < 0.8:
+            dept = rng.choices(list(DEPARTMENT_WEIGHTS), weights=list(DEPARTMENT_WEIGHTS.values()))[0]
+        else:
+            dept = rng.randint(1, 22)
+        return rng.choice([m for m in self.municipalities if m.department_id == dept])
+
+    def _arrival_plan(self) -> tuple[str, str, str, str, int]:
+        """(centre, mode, country, origin, families on it)."""
+        rng = self.rng
+        roll = rng.random()
+        if roll < 0.75:
+            centre = "FAG" if rng.random() < 0.85 else "LA_AURORA"
+            return centre, "air", "US", rng.choice(AIR_US_ORIGINS), rng.randint(20, 56)
+        if roll < 0.81:
+            return "FAG", "air", "MX", rng.choice(AIR_MX_ORIGINS), rng.randint(5, 20)
+        return "TECUN_UMAN", "land", "MX", rng.choice(LAND_ORIGINS), rng.randint(3, 10)
+
+    def _member(self, sex: str, age: int, relationship: str, surnames: str, destination: Municipality,
+                arrival_day: dt.date, language: str | None) -> dict:
+        rng = self.rng
+        member: dict = {
+            "given_names": rng.choice(FEMALE if sex == "F" else MALE),
+            "surnames": surnames,
+            "sex": sex,
+            "relationship": by_code(FamilyRelationship, relationship),
+            "languages": [by_code(Language, "ES")],
+            "pueblo": by_code(Pueblo, "MAYA" if language else "LADINO"),
+        }
+        if rng.random() < 0.7:
+            member["birth_date"] = arrival_day - dt.timedelta(days=age * 365 + rng.randint(0, 364))
+        else:
+            member["estimated_age"] = age
+        if language:
+            member["languages"].insert(0, by_code(Language, language))
+            member["needs_interpreter"] = rng.random() < 0.15
+        if rng.random() < (0.6 if age >= 18 else 0.35):
+            member["cui"] = valid_cui(rng, destination.department_id, destination.id % 100)
+        if rng.random() < 0.03:
+            member["has_disability"] = True
+            member["disability_notes"] = rng.choice(["Movilidad reducida", "Discapacidad visual", "Auditiva"])
+        if sex == "F" and 16 <= age <= 40 and rng.random() < 0.06:
+            member["pregnancy"] = rng.choice(["pregnant", "lactating"])
+        return member
+
+    def _family(self, arrival_day: dt.date) -> dict:
+        rng = self.rng
+        destination = self._destination()
+        language = DEPARTMENT_LANGUAGE.get(destination.department_id) if rng.random() < 0.3 else None
+        father_surname, mother_surname = rng.sample(SURNAMES, 2)
+        head_sex = "F" if rng.random() < 0.6 else "M"
+        head_age = rng.randint(19, 50) if rng.random() < 0.95 else rng.randint(60, 72)
+        size = rng.choices([2, 3, 4, 5, 6, 7], weights=[30, 28, 20, 12, 6, 4])[0]
+        head_surnames = f"{father_surname} {mother_surname}"
+        members = [self._member(head_sex, head_age, "HEAD", head_surnames, destination, arrival_day, language)]
+        if size >= 4 and rng.random() < 0.5:
+            members.append(self._member("M" if head_sex == "F" else "F", head_age + rng.randint(-5, 5), "SPOUSE",
+                                        f"{rng.choice(SURNAMES)} {rng.choice(SURNAMES)}", destination,
+                                        arrival_day, language))
+        child_surname = father_surname if head_sex == "M" else rng.choice([father_surname, mother_surname])
+        while len(members) < size:
+            sex = rng.choice("FM")
+            age = max(0, min(17, head_age - rng.randint(17, 35)))
+            age = rng.randint(0, age) if age else 0
+            members.append(self._member(sex, age, "DAUGHTER" if sex == "F" else "SON",
+                                        f"{child_surname} {rng.choice(SURNAMES)}", destination, arrival_day,
+                                        language))
+        reasons = ["UNEMPLOYMENT"] if rng.random() < 0.6 else []
+        if rng.random() < 0.25:
+            reasons.append("FAMILY_REUNIFICATION")
+        if rng.random() < 0.15:
+            reasons.append("VIOLENCE")
+        causes = rng.sample(PROTECTION, rng.randint(1, 2)) if rng.random() < 0.08 else []
+        consent = rng.choices(["written", "verbal_witness", "refused"], weights=[85, 10, 5])[0]
+        return {
+            "destination_municipality": destination,
+            "community": f"Aldea {rng.choice(SURNAMES)}" if rng.random() < 0.7 else None,
+            "phone": f"{rng.choice('345')}{rng.randint(0, 9999999):07d}" if rng.random() < 0.7 else None,
+            "migration_reasons": [by_code(MigrationReason, r) for r in reasons or ["OTHER"]],
+            "protection_causes": [by_code(ProtectionCause, c) for c in causes],
+            "consent_type": consent,
+            "consent_on": arrival_day if consent != "refused" else None,
+            "consent_witness": "Personal de turno" if consent == "verbal_witness" else None,
+            "members": members,
+        }
+
+    def run(self, families: int, actor: User) -> DemoResult:
+        result = DemoResult()
+        rng = self.rng
+        while result.families < families:
+            centre, mode, country, origin, size = self._arrival_plan()
+            size = min(size, families - result.families)
+            day = self.until - dt.timedelta(days=rng.randint(0, self.days - 1))
+            landed = dt.datetime.combine(day, dt.time(rng.randint(6, 18), rng.choice((0, 15, 30, 45))), LOCAL_TZ)
+            arrival = create_arrival(
+                {
+                    "centre": centre,
+                    "arrived_at": landed.astimezone(dt.UTC),
+                    "mode": mode,
+                    "country": by_code(Country, country),
+                    "origin": origin,
+                    "transport_ref": f"{rng.choice(['GUA', 'ICE', 'DHS'])}{rng.randint(100, 999)}" if mode == "air"
+                    else f"BUS-{rng.randint(10, 99)}",
+                },
+                actor,
+            )
+            result.arrivals += 1
+            for _ in range(size):
+                family = register_family(arrival, self._family(day), actor)
+                result.families += 1
+                result.members += len(family.members)
+        return result

@@ -1,0 +1,46 @@
+"""Input schema of an arrival (form and API)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from flask_babel import lazy_gettext as _l
+from marshmallow import EXCLUDE, Schema, fields, post_load, validates_schema
+
+from ..catalogs.models import Country
+from ..core.schema import REQUIRED, CatalogCode, choice, raise_if, text
+from ..core.text import clean
+from ..core.timeutil import local_naive_to_utc
+from ..db import utcnow
+from .models import TransportMode
+
+
+class ArrivalSchema(Schema):
+    class Meta:
+        unknown = EXCLUDE
+
+    #: Centre code; a reception user can only use their own centre (checked by the service).
+    centre = fields.String(required=True, error_messages=REQUIRED)
+    #: Guatemala local time when no zone is given (``2026-11-23T14:30``).
+    arrived_at = fields.DateTime(
+        required=True, error_messages={**REQUIRED, "invalid": _l("Fecha y hora no válidas.")}
+    )
+    mode = choice([m.value for m in TransportMode], _l("Elija aérea o terrestre."), required=True)
+    country = CatalogCode(Country, required=True)
+    origin = text(max_length=120)
+    transport_ref = text(max_length=60)
+    notes = text(max_length=1000)
+
+    @validates_schema(skip_on_field_errors=False)
+    def check_time(self, data: dict[str, Any], **kwargs: Any) -> None:
+        arrived_at = data.get("arrived_at")
+        if arrived_at is not None and local_naive_to_utc(arrived_at) > utcnow() + dt.timedelta(days=2):
+            raise_if({"arrived_at": str(_l("La llegada no puede ser de más de dos días en el futuro."))})
+
+    @post_load
+    def normalise(self, data: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+        data["arrived_at"] = local_naive_to_utc(data["arrived_at"])
+        for key in ("origin", "transport_ref", "notes"):
+            data[key] = clean(data.get(key))
+        return data

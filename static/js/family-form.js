@@ -1,0 +1,106 @@
+// Family form: add and remove member rows without a page reload, keyboard first.
+// Works on top of a plain HTML form: without JavaScript the server-rendered rows still post.
+(function () {
+  "use strict";
+  var form = document.getElementById("family-form");
+  if (!form) return;
+  var list = document.getElementById("members");
+  var template = document.getElementById("member-template");
+  var addButton = document.getElementById("add-member");
+
+  function rows() { return Array.prototype.slice.call(list.querySelectorAll("fieldset.member")); }
+
+  function nextIndex() {
+    var max = -1;
+    rows().forEach(function (row) {
+      var i = parseInt(row.getAttribute("data-index"), 10);
+      if (!isNaN(i) && i > max) max = i;
+    });
+    return max + 1;
+  }
+
+  function renumber() {
+    rows().forEach(function (row, position) {
+      var label = row.querySelector(".member-number");
+      if (label) label.textContent = label.textContent.replace(/\d*\s*$/, "") + (position + 1);
+      var remove = row.querySelector(".remove-member");
+      if (remove) remove.hidden = rows().length === 1;
+    });
+  }
+
+  function headSurnames() {
+    var first = rows()[0];
+    var input = first && first.querySelector("input[name$='-surnames']");
+    return input ? input.value.trim() : "";
+  }
+
+  function addMember() {
+    var index = nextIndex();
+    var html = template.innerHTML.replace(/__i__/g, String(index));
+    var holder = document.createElement("div");
+    holder.innerHTML = html;
+    var row = holder.querySelector("fieldset.member");
+    row.setAttribute("data-index", String(index));
+    list.appendChild(row);
+    var surnames = row.querySelector("input[name$='-surnames']");
+    var offered = headSurnames();
+    if (surnames && offered) {
+      surnames.value = offered;  // offered, selected on focus so typing replaces it
+      surnames.addEventListener("focus", function once() { surnames.select(); surnames.removeEventListener("focus", once); });
+    }
+    renumber();
+    var first = row.querySelector("input, select");
+    if (first) first.focus();
+  }
+
+  function removeMember(row) {
+    if (rows().length === 1) return;
+    var previous = row.previousElementSibling || row.nextElementSibling;
+    row.parentNode.removeChild(row);
+    renumber();
+    var target = previous && previous.querySelector("input, select");
+    (target || addButton).focus();
+  }
+
+  addButton.addEventListener("click", addMember);
+  list.addEventListener("click", function (event) {
+    var button = event.target.closest(".remove-member");
+    if (button) removeMember(button.closest("fieldset.member"));
+  });
+  document.addEventListener("keydown", function (event) {
+    if (event.altKey && !event.ctrlKey && (event.key === "n" || event.key === "N")) {
+      event.preventDefault();
+      addMember();
+    }
+  });
+
+  // Show the age next to a typed date of birth: a quick check against what the person says.
+  list.addEventListener("change", function (event) {
+    var input = event.target;
+    if (!input.name || !/-birth_date$/.test(input.name)) return;
+    var hint = input.parentNode.querySelector(".age-hint");
+    if (!hint) {
+      hint = document.createElement("small");
+      hint.className = "hint age-hint";
+      input.parentNode.appendChild(hint);
+    }
+    var born = new Date(input.value + "T00:00:00");
+    if (isNaN(born.getTime())) { hint.textContent = ""; return; }
+    var now = new Date();
+    var age = now.getFullYear() - born.getFullYear();
+    if (now.getMonth() < born.getMonth() || (now.getMonth() === born.getMonth() && now.getDate() < born.getDate())) age--;
+    hint.textContent = age >= 0 ? age + (document.documentElement.lang === "en" ? " years" : " años") : "";
+  });
+
+  renumber();
+  var summary = document.getElementById("error-summary");
+  var firstError = form.querySelector("[aria-invalid=true]");
+  if (firstError) {
+    firstError.focus();
+  } else if (summary) {
+    summary.focus();
+  } else {
+    var given = list.querySelector("input[name$='-given_names']");
+    if (given && !given.value) given.focus();
+  }
+})();
