@@ -15,7 +15,7 @@ from ..catalogs.models import (
     ProtectionCause,
     Pueblo,
 )
-from ..catalogs.services import active_items, all_municipalities
+from ..catalogs.services import active_items, all_municipalities, sede_names_by_municipality
 from ..core.forms import form_to_data
 from ..core.timeutil import today_local
 from .models import CONSENT_LABELS, PREGNANCY_LABELS, SEX_LABELS, FamilyUnit
@@ -36,6 +36,7 @@ def form_choices() -> dict[str, Any]:
         "migration_reasons": active_items(MigrationReason),
         "protection_causes": active_items(ProtectionCause),
         "municipalities": all_municipalities(),
+        "municipality_sedes": sede_names_by_municipality(),
         "consent_labels": CONSENT_LABELS,
         "sex_labels": SEX_LABELS,
         "pregnancy_labels": PREGNANCY_LABELS,

@@ -171,6 +171,14 @@ def sede_for_municipality(municipality_id: int) -> Sede | None:
     )
 
 
+def sede_names_by_municipality() -> dict[int, str]:
+    """Which sede covers each municipality, for the hint shown while typing a destination."""
+    rows = db.session.execute(
+        select(sede_municipalities.c.municipality_id, Sede.name).join(Sede, Sede.id == sede_municipalities.c.sede_id)
+    )
+    return dict(rows.tuples().all())
+
+
 def all_sedes() -> Sequence[Sede]:
     return db.session.scalars(select(Sede).order_by(Sede.department_id, Sede.name)).all()
 

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from ..core.permissions import Permission, permission_required
 from ..extensions import db
 from . import services
-from .models import Municipality, Sede, sede_municipalities
+from .models import Municipality, Sede
 
 bp = Blueprint("catalogs", __name__, url_prefix="/admin/catalogs")
 
@@ -34,11 +34,7 @@ def sede_coverage(sede_id: int):
         else:
             flash(_("Cobertura guardada."), "success")
         return redirect(url_for("catalogs.sedes"))
-    owners = dict(
-        db.session.execute(
-            select(sede_municipalities.c.municipality_id, Sede.name).join(Sede, Sede.id == sede_municipalities.c.sede_id)
-        ).tuples()
-    )
+    owners = services.sede_names_by_municipality()
     return render_template(
         "catalogs/sede_coverage.html",
         sede=sede,

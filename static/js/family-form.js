@@ -92,6 +92,20 @@
     hint.textContent = age >= 0 ? age + (document.documentElement.lang === "en" ? " years" : " años") : "";
   });
 
+  // Tell which sede will follow the family up as soon as a destination is chosen.
+  var destination = form.querySelector("input[name=destination_municipality]");
+  var sedeHint = document.getElementById("sede-hint");
+  function showSede() {
+    if (!destination || !sedeHint) return;
+    var options = document.querySelectorAll("#municipality-list option");
+    var text = "";
+    for (var i = 0; i < options.length; i++) {
+      if (options[i].value === destination.value) { text = options[i].getAttribute("data-sede") || ""; break; }
+    }
+    sedeHint.textContent = text ? (sedeHint.getAttribute("data-prefix") || "") + text : "";
+  }
+  if (destination) { destination.addEventListener("input", showSede); showSede(); }
+
   renumber();
   var summary = document.getElementById("error-summary");
   var firstError = form.querySelector("[aria-invalid=true]");

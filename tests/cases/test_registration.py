@@ -1,0 +1,56 @@
+from __future__ import annotations
+
+import re
+
+from sqlalchemy import select
+
+from sosep_migrantes.cases.models import FamilyUnit
+from sosep_migrantes.core.audit import AuditEvent
+from sosep_migrantes.extensions import db
+from tests.factories import family_payload, form_data, login, make_arrival, make_family, make_user, member
+
+
+def errors_in(html: str) -> list[str]:
+    return re.findall(r'<p class="error" id="e-([^"]+)">', html)
+
+
+def test_register_family_through_the_form(app, ctx, client):
+    user = make_user("reception", centre="FAG")
+    arrival_id = make_arrival(user).id
+    login(client, user)
+    response = client.post(f"/arrivals/{arrival_id}/families/new", data=form_data(family_payload()))
+    assert response.status_code == 302
+    follow = client.get(response.location)
+    assert "FAG-2026-00001" in follow.get_data(as_text=True)
+    family = db.session.scalar(select(FamilyUnit))
+    assert family.case_number == "FAG-2026-00001"
+    assert [m.given_names for m in family.members] == ["María", "José"]
+    assert family.destination.name == "Cuilco"
+    actions = db.session.scalars(select(AuditEvent.action)).all()
+    assert "family:create" in actions
+
+
+def test_bad_form_keeps_what_was_typed_and_saves_nothing(app, ctx, client):
+    user = make_user("reception", centre="FAG")
+    arrival_id = make_arrival(user).id
+    login(client, user)
+    payload = family_payload(
+        municipality="Ciudad Inventada",
+        members=[member(given="Rosa Elena", cui="12345"), member("Pedro", sex="M", relationship="SON", age=None)],
+    )
+    response = client.post(f"/arrivals/{arrival_id}/families/new", data=form_data(payload))
+    html = response.get_data(as_text=True)
+    assert response.status_code == 400
+    assert set(errors_in(html)) == {"destination_municipality", "members-0-cui", "members-1-birth_date"}
+    assert "El CUI debe tener 13 dígitos." in html
+    assert 'value="Rosa Elena"' in html and 'value="Ciudad Inventada"' in html
+    assert db.session.scalar(select(FamilyUnit)) is None
+
+
+def test_case_numbers_follow_each_centre_and_year(app, ctx):
+    user = make_user("coordinator")
+    fag = make_arrival(user, centre="FAG")
+    tecun = make_arrival(user, centre="TECUN_UMAN", mode="land", country="MX")
+    numbers = [make_family(user, fag).case_number, make_family(user, fag).case_number,
+               make_family(user, tecun).case_number]
+    assert numbers == ["FAG-2026-00001", "FAG-2026-00002", "TECUN_UMAN-2026-00001"]

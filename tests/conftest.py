@@ -1,0 +1,128 @@
+"""Test set-up: a real database built by the migrations, emptied of case data after each test.
+
+The suite runs on SQLite by default and on PostgreSQL when ``TEST_DATABASE_URL`` names a server
+(``make test`` does both): a database of its own is created there and dropped at the end.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from sosep_migrantes import create_app
+from sosep_migrantes.extensions import db
+
+#: Tables emptied after each test; catalogues stay loaded for the whole session.
+CASE_TABLES = (
+    "audit_events",
+    "member_languages",
+    "members",
+    "family_migration_reasons",
+    "family_protection_causes",
+    "family_units",
+    "case_sequences",
+    "arrivals",
+    "users",
+)
+
+
+def _postgres_url() -> str | None:
+    url = os.environ.get("TEST_DATABASE_URL")
+    if not url:
+        return None
+    return url.replace("postgresql://", "postgresql+psycopg://", 1) if url.startswith("postgresql://") else url
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    server = _postgres_url()
+    if server is None:
+        yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.sqlite3'}"
+        return
+    name = f"sosep_test_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(server, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield make_url(server).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def make_app(database_url: str, **overrides):
+    config = {
+        "TESTING": True,
+        "SQLALCHEMY_DATABASE_URI": database_url,
+        "SECRET_KEY": "test-secret",
+        "WTF_CSRF_ENABLED": False,
+        "RATELIMIT_ENABLED": False,
+        "SERVER_NAME": None,
+    }
+    config.update(overrides)
+    return create_app(config)
+
+
+@pytest.fixture(scope="session")
+def app(database_url: str):
+    """The application, with the schema built by the Alembic migrations and the catalogues loaded."""
+    from flask_migrate import upgrade
+
+    from sosep_migrantes.catalogs.services import load_catalogs
+
+    app = make_app(database_url)
+    with app.app_context():
+        upgrade()
+        load_catalogs()
+        db.session.commit()
+    yield app
+    with app.app_context():
+        db.engine.dispose()
+
+
+@pytest.fixture(autouse=True)
+def _clean_case_data(request: pytest.FixtureRequest) -> Iterator[None]:
+    yield
+    if "app" not in request.fixturenames:
+        return
+    app = request.getfixturevalue("app")
+    with app.app_context():
+        db.session.rollback()
+        for table in CASE_TABLES:
+            db.session.execute(text(f"DELETE FROM {table}"))
+        db.session.commit()
+        db.session.remove()
+
+
+@pytest.fixture
+def ctx(app):
+    """An application context with a clean session, for tests that call services directly."""
+    with app.test_request_context():
+        yield
+        db.session.rollback()
+        db.session.remove()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def is_postgres(database_url: str) -> bool:
+    return database_url.startswith("postgresql")
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    url = _postgres_url()
+    return f"database: {'PostgreSQL (' + make_url(url).host + ')' if url else 'SQLite'}"
+
+
+ROOT = Path(__file__).resolve().parent.parent
