@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 FLASK := $(BIN)/flask --app wsgi
 PG_URL ?=
 
-.PHONY: run install setup serve demo test test-sqlite test-postgres lint format translations bench clean
+.PHONY: run install setup serve demo test test-sqlite test-postgres lint format translations translations-update bench clean
 
 run: setup  ## Install, migrate, load catalogues, create the first admin and serve on 127.0.0.1:5000
 	$(FLASK) run --host 127.0.0.1 --port 5000
@@ -18,8 +18,16 @@ $(BIN)/activate: pyproject.toml
 
 install: $(BIN)/activate translations
 
-translations: $(BIN)/activate
-	@$(BIN)/pybabel compile -q -d sosep_migrantes/translations 2>/dev/null || $(BIN)/pybabel compile -d sosep_migrantes/translations
+translations: $(BIN)/activate  ## Compile the .po catalogues (the .mo files are not versioned)
+	@if ls sosep_migrantes/translations/*/LC_MESSAGES/messages.po >/dev/null 2>&1; then \
+		$(BIN)/pybabel compile -q -d sosep_migrantes/translations; fi
+
+translations-update: $(BIN)/activate  ## Re-extract messages into the en catalogue; then translate the empty msgstr
+	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext --project=sosep-migrantes --version=0.1.0 \
+		--copyright-holder=SOSEP -o sosep_migrantes/translations/messages.pot .
+	$(BIN)/pybabel update -i sosep_migrantes/translations/messages.pot -d sosep_migrantes/translations -l en \
+		--no-fuzzy-matching --ignore-obsolete
+	$(BIN)/pybabel compile --statistics -d sosep_migrantes/translations
 
 setup: install  ## Migrate the database, load catalogues, create the first admin
 	$(FLASK) setup
