@@ -6,7 +6,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, current_app, session
+from flask import Flask, current_app, has_request_context, session
 from flask_login import current_user
 
 from .config import load_config
@@ -16,6 +16,8 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def select_locale() -> str:
+    if not has_request_context():  # CLI commands and jobs: no session, no user
+        return "es_GT"
     languages = babel_languages()
     if current_user and current_user.is_authenticated and current_user.locale in languages:
         return current_user.locale
@@ -40,6 +42,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     if config:
         app.config.update(config)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("weasyprint").setLevel(logging.WARNING)
+    logging.getLogger("fontTools").setLevel(logging.WARNING)
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True, compare_type=True)
@@ -65,7 +69,10 @@ def _register_models() -> None:
     from .cases import models as _cases  # noqa: F401
     from .catalogs import models as _catalogs  # noqa: F401
     from .core import audit as _audit  # noqa: F401
+    from .core import numbering as _numbering  # noqa: F401
+    from .needs import models as _needs  # noqa: F401
     from .reception import models as _reception  # noqa: F401
+    from .referrals import models as _referrals  # noqa: F401
 
 
 def _register_blueprints(app: Flask) -> None:
@@ -73,9 +80,11 @@ def _register_blueprints(app: Flask) -> None:
     from .cases.views import bp as cases_bp
     from .catalogs.views import bp as catalogs_bp
     from .core.views import bp as core_bp
+    from .needs.views import bp as needs_bp
     from .reception.views import bp as reception_bp
+    from .referrals.views import bp as referrals_bp
 
-    for bp in (core_bp, auth_bp, catalogs_bp, reception_bp, cases_bp):
+    for bp in (core_bp, auth_bp, catalogs_bp, reception_bp, cases_bp, needs_bp, referrals_bp):
         app.register_blueprint(bp)
 
 

@@ -21,12 +21,18 @@ from sosep_migrantes.extensions import db
 #: Tables emptied after each test; catalogues stay loaded for the whole session.
 CASE_TABLES = (
     "audit_events",
+    "referral_events",
+    "referral_members",
+    "referral_needs",
+    "referrals",
+    "service_deliveries",
+    "family_needs",
     "member_languages",
     "members",
     "family_migration_reasons",
     "family_protection_causes",
     "family_units",
-    "case_sequences",
+    "number_sequences",
     "arrivals",
     "users",
 )

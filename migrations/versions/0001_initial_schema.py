@@ -130,12 +130,13 @@ def upgrade():
     sa.PrimaryKeyConstraint('sede_id', 'municipality_id', name=op.f('pk_sede_municipalities')),
     sa.UniqueConstraint('municipality_id', name=op.f('uq_sede_municipalities_municipality_id'))
     )
-    op.create_table('case_sequences',
+    op.create_table('number_sequences',
+    sa.Column('kind', sa.String(length=20), nullable=False),
     sa.Column('centre_id', sa.Integer(), nullable=False),
     sa.Column('year', sa.Integer(), autoincrement=False, nullable=False),
     sa.Column('last_value', sa.Integer(), nullable=False),
-    sa.ForeignKeyConstraint(['centre_id'], ['centres.id'], name=op.f('fk_case_sequences_centre_id_centres')),
-    sa.PrimaryKeyConstraint('centre_id', 'year', name=op.f('pk_case_sequences'))
+    sa.ForeignKeyConstraint(['centre_id'], ['centres.id'], name=op.f('fk_number_sequences_centre_id_centres')),
+    sa.PrimaryKeyConstraint('kind', 'centre_id', 'year', name=op.f('pk_number_sequences'))
     )
     op.create_table('users',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -315,7 +316,7 @@ def downgrade():
 
     op.drop_table('arrivals')
     op.drop_table('users')
-    op.drop_table('case_sequences')
+    op.drop_table('number_sequences')
     op.drop_table('sede_municipalities')
     op.drop_table('centres')
     op.drop_table('sedes')

@@ -11,7 +11,7 @@ from sqlalchemy import CheckConstraint, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..catalogs.models import Centre, Sede
-from ..core.permissions import Permission, Role, role_has
+from ..core.permissions import ROLE_LABELS, Permission, Role, role_has
 from ..db import Base, created_at_col, intpk
 
 _hasher = PasswordHasher()
@@ -61,3 +61,8 @@ class User(UserMixin, Base):
     @property
     def role_enum(self) -> Role:
         return Role(self.role)
+
+    @property
+    def role_label(self) -> str:
+        """The role as shown to people, in the current language."""
+        return str(ROLE_LABELS[self.role_enum])

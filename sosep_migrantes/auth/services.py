@@ -54,22 +54,18 @@ def count_admins() -> int:
 def _bind(user: User, data: dict[str, Any]) -> None:
     errors: dict[str, str] = {}
     role = Role(data["role"])
-    user.centre_id = None
-    user.sede_id = None
-    if role is Role.RECEPTION:
-        centre = centre_by_code(data.get("centre") or "")
-        if centre is None:
-            errors["centre"] = _("Elija un centro de recepción de la lista.")
-        else:
-            user.centre_id = centre.id
-    if role is Role.SEDE:
-        sede = sede_by_code(data.get("sede") or "")
-        if sede is None:
-            errors["sede"] = _("Elija una sede de la lista.")
-        else:
-            user.sede_id = sede.id
+    # Look the centre or sede up before touching the user: a query autoflushes, and a user flushed
+    # half-changed (a reception user without its centre) breaks the table's role checks.
+    centre = centre_by_code(data.get("centre") or "") if role is Role.RECEPTION else None
+    sede = sede_by_code(data.get("sede") or "") if role is Role.SEDE else None
+    if role is Role.RECEPTION and centre is None:
+        errors["centre"] = _("Elija un centro de recepción de la lista.")
+    if role is Role.SEDE and sede is None:
+        errors["sede"] = _("Elija una sede de la lista.")
     if errors:
         raise UserError(errors)
+    user.centre_id = centre.id if centre else None
+    user.sede_id = sede.id if sede else None
     user.role = role.value
 
 

@@ -6,6 +6,7 @@ from urllib.parse import urlsplit
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
+from flask_babel import refresh as refresh_locale
 from flask_login import current_user, login_required, login_user, logout_user
 from marshmallow import ValidationError
 
@@ -33,8 +34,10 @@ def load_user(user_id: str) -> User | None:
 def _safe_next(target: str | None) -> str:
     """Only same-site paths: an open redirect would let a phishing link borrow our login page."""
     if target:
-        parts = urlsplit(target)
-        if not parts.scheme and not parts.netloc and target.startswith("/") and not target.startswith("//"):
+        # Browsers read a backslash as a slash: "/\\evil.com" would go to //evil.com.
+        path = target.replace("\\", "/")
+        parts = urlsplit(path)
+        if not parts.scheme and not parts.netloc and path.startswith("/") and not path.startswith("//"):
             return target
     return url_for("core.index")
 
@@ -82,6 +85,8 @@ def set_language():
     if current_user.is_authenticated:
         services.set_locale(current_user, locale)
         db.session.commit()
+    # Forget the locale Flask-Babel cached for this context, so anything rendered from here is in the new one.
+    refresh_locale()
     return redirect(_safe_next(request.form.get("next")))
 
 

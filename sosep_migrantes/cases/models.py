@@ -79,16 +79,6 @@ member_languages = Table(
 )
 
 
-class CaseSequence(Base):
-    """Last case number given per centre and year; its row lock serialises concurrent registrations."""
-
-    __tablename__ = "case_sequences"
-
-    centre_id: Mapped[int] = mapped_column(ForeignKey("centres.id"), primary_key=True)
-    year: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
-    last_value: Mapped[int] = mapped_column(default=0)
-
-
 class FamilyUnit(Base):
     """A *unidad familiar migrante retornada*: the case the service tracks from reception to linkage."""
 

@@ -4,18 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm.exc import StaleDataError
 
 from ..auth.models import User
 from ..core import audit
+from ..core.numbering import next_number
 from ..core.text import fold
 from ..core.timeutil import to_local
 from ..db import utcnow
 from ..extensions import db
 from ..reception.models import Arrival
-from .models import CaseSequence, FamilyUnit, Member
+from .models import FamilyUnit, Member
 
 FAMILY_FIELDS = (
     "community",
@@ -52,26 +51,6 @@ class EditConflict(Exception):
         self.current_version = current_version
 
 
-def next_case_sequence(centre_id: int, year: int) -> int:
-    """Take the next number of a centre's yearly series.
-
-    ``INSERT .. ON CONFLICT DO NOTHING`` creates the counter once; the ``UPDATE .. RETURNING`` then
-    row-locks it until the transaction ends, so concurrent registrations queue up instead of
-    producing the same number (SQLite serialises writers on its own).
-    """
-    dialect = db.session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    db.session.execute(
-        insert(CaseSequence).values(centre_id=centre_id, year=year, last_value=0).on_conflict_do_nothing()
-    )
-    return db.session.execute(
-        update(CaseSequence)
-        .where(CaseSequence.centre_id == centre_id, CaseSequence.year == year)
-        .values(last_value=CaseSequence.last_value + 1)
-        .returning(CaseSequence.last_value)
-    ).scalar_one()
-
-
 def _apply_member(member: Member, data: dict[str, Any], position: int) -> None:
     for field in MEMBER_FIELDS:
         setattr(member, field, data.get(field))
@@ -105,7 +84,7 @@ def register_family(arrival: Arrival, data: dict[str, Any], user: User) -> Famil
     transaction, so a failure leaves nothing half-saved.
     """
     year = to_local(arrival.arrived_at).year
-    seq = next_case_sequence(arrival.centre_id, year)
+    seq = next_number("case", arrival.centre_id, year)
     family = FamilyUnit(
         arrival=arrival,
         centre_id=arrival.centre_id,

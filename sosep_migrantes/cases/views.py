@@ -14,6 +14,8 @@ from ..core.audit import AuditEvent
 from ..core.forms import flatten_errors
 from ..core.permissions import Permission, Role, permission_required
 from ..extensions import db
+from ..needs import services as need_services
+from ..referrals import services as referral_services
 from . import queries
 from .forms import family_values, form_choices, submitted_values, unsaved_changes
 from .models import CASE_STATUS_LABELS
@@ -93,8 +95,13 @@ def detail(family_id: int):
         .order_by(AuditEvent.created_at.desc(), AuditEvent.id.desc())
     ).all()
     return render_template(
-        "cases/detail.html", family=family, sede=sede_for_municipality(family.destination_municipality_id),
+        "cases/detail.html",
+        family=family,
+        sede=sede_for_municipality(family.destination_municipality_id),
         history=history,
+        needs=need_services.family_needs(family),
+        referrals=referral_services.family_referrals(family),
+        suggestions=referral_services.suggestions_for(family),
     )
 
 

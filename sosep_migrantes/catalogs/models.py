@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import enum
+
 from flask_babel import get_locale
-from sqlalchemy import Column, ForeignKey, String, Table
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import CheckConstraint, Column, ForeignKey, String, Table
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..db import Base, intpk
@@ -125,6 +128,57 @@ class DocumentType(CatalogMixin, Base):
     __tablename__ = "document_types"
 
 
+class Need(CatalogMixin, Base):
+    """A need identified at reception (food, hygiene kit, legal advice...)."""
+
+    __tablename__ = "needs"
+
+
+class InstitutionKind(enum.StrEnum):
+    SOSEP = "sosep"
+    GOVERNMENT = "government"
+    NGO = "ngo"
+    INTERNATIONAL = "international"
+
+
+INSTITUTION_KIND_LABELS = {
+    InstitutionKind.SOSEP: _l("Programa de la SOSEP"),
+    InstitutionKind.GOVERNMENT: _l("Institución de gobierno"),
+    InstitutionKind.NGO: _l("Organización no gubernamental"),
+    InstitutionKind.INTERNATIONAL: _l("Organismo internacional"),
+}
+
+institution_needs = Table(
+    "institution_needs",
+    Base.metadata,
+    Column("institution_id", ForeignKey("institutions.id", ondelete="CASCADE"), primary_key=True),
+    Column("need_id", ForeignKey("needs.id"), primary_key=True),
+)
+
+
+class Institution(CatalogMixin, Base):
+    """Where a family can be referred: a SOSEP programme or a partner institution."""
+
+    __tablename__ = "institutions"
+    __table_args__ = (
+        CheckConstraint("kind IN ('sosep', 'government', 'ngo', 'international')", name="kind"),
+    )
+
+    kind: Mapped[str] = mapped_column(String(20))
+    #: A SOSEP programme; a referral anywhere else shares the family's data and needs its consent.
+    is_sosep: Mapped[bool] = mapped_column(default=False)
+    address: Mapped[str | None] = mapped_column(String(300))
+    phone: Mapped[str | None] = mapped_column(String(60))
+    email: Mapped[str | None] = mapped_column(String(120))
+    contact_person: Mapped[str | None] = mapped_column(String(160))
+
+    needs: Mapped[list[Need]] = relationship(secondary=institution_needs, order_by="Need.sort_order")
+
+    @property
+    def kind_label(self) -> str:
+        return str(INSTITUTION_KIND_LABELS[InstitutionKind(self.kind)])
+
+
 #: File name (in ``catalogs/data``) of each simple catalogue.
 SIMPLE_CATALOGS: dict[str, type[CatalogMixin]] = {
     "countries.csv": Country,
@@ -134,4 +188,5 @@ SIMPLE_CATALOGS: dict[str, type[CatalogMixin]] = {
     "migration_reasons.csv": MigrationReason,
     "protection_causes.csv": ProtectionCause,
     "document_types.csv": DocumentType,
+    "needs.csv": Need,
 }

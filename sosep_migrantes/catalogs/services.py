@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from flask import g, has_app_context
+from flask_babel import gettext as _
 from sqlalchemy import func, select
 
 from ..core import audit
@@ -18,7 +19,9 @@ from .models import (
     CatalogMixin,
     Centre,
     Department,
+    Institution,
     Municipality,
+    Need,
     Sede,
     sede_municipalities,
 )
@@ -85,9 +88,29 @@ def load_catalogs() -> dict[str, int]:
         db.session.add_all(new)
         added[model.__tablename__] = len(new)
     db.session.flush()
+    added["institutions"] = _load_institutions()
     if any(added.values()):
         audit.record("catalogs:load", "catalogs", None, added=added)
     return added
+
+
+def _load_institutions() -> int:
+    existing = set(db.session.scalars(select(Institution.code)))
+    needs = {n.code: n for n in db.session.scalars(select(Need))}
+    links: dict[str, list[Need]] = {}
+    for row in _rows("institution_needs.csv"):
+        links.setdefault(row["institution_code"], []).append(needs[row["need_code"]])
+    new = [
+        Institution(
+            code=r["code"], name_es=r["name_es"], name_en=r["name_en"], kind=r["kind"],
+            is_sosep=r["is_sosep"] == "1", sort_order=int(r["sort_order"]), needs=links.get(r["code"], []),
+        )
+        for r in _rows("institutions.csv")
+        if r["code"] not in existing
+    ]
+    db.session.add_all(new)
+    db.session.flush()
+    return len(new)
 
 
 def _cache() -> dict:
@@ -176,7 +199,7 @@ def sede_names_by_municipality() -> dict[int, str]:
     rows = db.session.execute(
         select(sede_municipalities.c.municipality_id, Sede.name).join(Sede, Sede.id == sede_municipalities.c.sede_id)
     )
-    return dict(rows.tuples().all())
+    return {municipality_id: name for municipality_id, name in rows}
 
 
 def all_sedes() -> Sequence[Sede]:
@@ -208,3 +231,54 @@ def set_sede_coverage(sede: Sede, municipality_ids: Sequence[int]) -> list[int]:
     db.session.expire(sede, ["municipalities"])
     audit.record("sede:coverage", "sede", sede.id, municipalities=sorted(wanted), moved=sorted(moved))
     return moved
+
+
+def all_institutions() -> Sequence[Institution]:
+    return db.session.scalars(select(Institution).order_by(Institution.sort_order, Institution.name_es)).all()
+
+
+def all_needs() -> Sequence[Need]:
+    return db.session.scalars(select(Need).order_by(Need.sort_order, Need.name_es)).all()
+
+
+class CatalogError(ValueError):
+    def __init__(self, errors: dict[str, str]) -> None:
+        super().__init__(errors)
+        self.errors = errors
+
+
+def _code_taken(model: type, code: str, own_id: int | None) -> bool:
+    other = db.session.scalar(select(model.id).where(model.code == code))
+    return other is not None and other != own_id
+
+
+def save_institution(institution: Institution | None, data: dict) -> Institution:
+    """Create or update an institution (its contact data is printed on referral slips)."""
+    if _code_taken(Institution, data["code"], institution.id if institution else None):
+        raise CatalogError({"code": _("Ya existe una institución con ese código.")})
+    if institution is None:
+        institution = Institution(sort_order=1000)
+        db.session.add(institution)
+    for field in ("code", "name_es", "name_en", "kind", "is_sosep", "address", "phone", "email", "contact_person",
+                  "is_active"):
+        setattr(institution, field, data.get(field))
+    institution.needs = list(data.get("needs") or [])
+    db.session.flush()
+    audit.record("institution:save", "institution", institution.id, code=institution.code)
+    return institution
+
+
+def save_need(data: dict) -> Need:
+    if _code_taken(Need, data["code"], None):
+        raise CatalogError({"code": _("Ya existe una necesidad con ese código.")})
+    need = Need(code=data["code"], name_es=data["name_es"], name_en=data["name_en"], sort_order=1000)
+    db.session.add(need)
+    db.session.flush()
+    audit.record("need:create", "need", need.id, code=need.code)
+    return need
+
+
+def toggle_need(need: Need) -> Need:
+    need.is_active = not need.is_active
+    audit.record("need:toggle", "need", need.id, is_active=need.is_active)
+    return need

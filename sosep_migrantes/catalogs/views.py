@@ -4,12 +4,16 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import ngettext
+from marshmallow import ValidationError
 from sqlalchemy import select
 
+from ..core.forms import flatten_errors, form_to_data
 from ..core.permissions import Permission, permission_required
 from ..extensions import db
 from . import services
-from .models import Municipality, Sede
+from .models import INSTITUTION_KIND_LABELS, Institution, Municipality, Need, Sede
+from .schemas import InstitutionSchema, NeedSchema
 
 bp = Blueprint("catalogs", __name__, url_prefix="/admin/catalogs")
 
@@ -30,7 +34,14 @@ def sede_coverage(sede_id: int):
         moved = services.set_sede_coverage(sede, wanted)
         db.session.commit()
         if moved:
-            flash(_("Cobertura guardada; %(n)d municipios pasaron de otra sede a esta.", n=len(moved)), "success")
+            flash(
+                ngettext(
+                    "Cobertura guardada; %(num)d municipio pasó de otra sede a esta.",
+                    "Cobertura guardada; %(num)d municipios pasaron de otra sede a esta.",
+                    len(moved),
+                ),
+                "success",
+            )
         else:
             flash(_("Cobertura guardada."), "success")
         return redirect(url_for("catalogs.sedes"))
@@ -42,3 +53,71 @@ def sede_coverage(sede_id: int):
         covered={m.id for m in sede.municipalities},
         owners=owners,
     )
+
+
+def _institution_form(institution, values: dict, errors: dict, status: int = 200):
+    return render_template(
+        "catalogs/institution_form.html", institution=institution, values=values, errors=errors,
+        kinds=INSTITUTION_KIND_LABELS, needs=services.all_needs(),
+    ), status
+
+
+@bp.get("/institutions")
+@permission_required(Permission.CATALOG_MANAGE)
+def institutions():
+    return render_template("catalogs/institutions.html", institutions=services.all_institutions())
+
+
+@bp.route("/institutions/new", methods=["GET", "POST"], defaults={"institution_id": None})
+@bp.route("/institutions/<int:institution_id>", methods=["GET", "POST"])
+@permission_required(Permission.CATALOG_MANAGE)
+def institution(institution_id: int | None):
+    institution = db.session.get(Institution, institution_id) or abort(404) if institution_id else None
+    if request.method == "GET":
+        if institution is None:
+            return _institution_form(None, {"is_active": True, "kind": "ngo"}, {})
+        values = {f: getattr(institution, f) for f in (
+            "code", "name_es", "name_en", "kind", "is_sosep", "address", "phone", "email", "contact_person",
+            "is_active")}
+        values["needs"] = [n.code for n in institution.needs]
+        return _institution_form(institution, values, {})
+    values = form_to_data(request.form, multi=("needs",))
+    try:
+        saved = services.save_institution(institution, InstitutionSchema().load(values))
+    except ValidationError as exc:
+        return _institution_form(institution, values, flatten_errors(exc.messages), 400)
+    except services.CatalogError as exc:
+        db.session.rollback()
+        return _institution_form(institution, values, exc.errors, 400)
+    db.session.commit()
+    flash(_("Institución %(code)s guardada.", code=saved.code), "success")
+    return redirect(url_for("catalogs.institutions"))
+
+
+@bp.route("/needs", methods=["GET", "POST"])
+@permission_required(Permission.CATALOG_MANAGE)
+def needs():
+    values, errors, status = {}, {}, 200
+    if request.method == "POST":
+        values = form_to_data(request.form)
+        try:
+            need = services.save_need(NeedSchema().load(values))
+        except ValidationError as exc:
+            errors, status = flatten_errors(exc.messages), 400
+        except services.CatalogError as exc:
+            db.session.rollback()
+            errors, status = exc.errors, 400
+        else:
+            db.session.commit()
+            flash(_("Necesidad %(code)s agregada.", code=need.code), "success")
+            return redirect(url_for("catalogs.needs"))
+    return render_template("catalogs/needs.html", needs=services.all_needs(), values=values, errors=errors), status
+
+
+@bp.post("/needs/<int:need_id>/toggle")
+@permission_required(Permission.CATALOG_MANAGE)
+def toggle_need(need_id: int):
+    need = db.session.get(Need, need_id) or abort(404)
+    services.toggle_need(need)
+    db.session.commit()
+    return redirect(url_for("catalogs.needs"))

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import has_request_context, request
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy import JSON, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
@@ -32,6 +33,25 @@ class AuditEvent(Base):
     #: Ids and field names only: no names, CUIs or free text about the family.
     details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     ip_address: Mapped[str | None] = mapped_column(String(64))
+
+
+#: How an action reads in the history shown to staff; an action missing here is shown as its code.
+ACTION_LABELS = {
+    "arrival:create": _l("Llegada registrada"),
+    "family:create": _l("Unidad familiar registrada"),
+    "family:update": _l("Unidad familiar modificada"),
+    "user:create": _l("Usuario creado"),
+    "user:update": _l("Usuario modificado"),
+    "user:login": _l("Ingreso al sistema"),
+    "user:locale": _l("Idioma cambiado"),
+    "sede:coverage": _l("Cobertura de la sede modificada"),
+    "catalogs:load": _l("Catálogos cargados"),
+}
+
+
+def action_label(action: str) -> str:
+    label = ACTION_LABELS.get(action)
+    return str(label) if label is not None else action
 
 
 def record(action: str, subject_type: str, subject_id: int | None, **details: Any) -> AuditEvent:

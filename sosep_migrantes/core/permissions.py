@@ -39,6 +39,8 @@ class Permission(enum.StrEnum):
     CASE_VIEW = "case:view"
     CASE_CREATE = "case:create"
     CASE_EDIT = "case:edit"
+    REFERRAL_CREATE = "referral:create"
+    REFERRAL_UPDATE = "referral:update"
     AUDIT_VIEW = "audit:view"
 
 
@@ -53,9 +55,13 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.CASE_VIEW,
             Permission.CASE_CREATE,
             Permission.CASE_EDIT,
+            Permission.REFERRAL_CREATE,
+            Permission.REFERRAL_UPDATE,
         }
     ),
-    Role.SEDE: frozenset({Permission.CASE_VIEW, Permission.CASE_EDIT}),
+    Role.SEDE: frozenset(
+        {Permission.CASE_VIEW, Permission.CASE_EDIT, Permission.REFERRAL_CREATE, Permission.REFERRAL_UPDATE}
+    ),
 }
 
 

@@ -9,6 +9,7 @@ from typing import Any
 from flask import Flask
 from flask_babel import format_date, format_datetime, get_locale
 
+from .audit import action_label
 from .permissions import Permission
 from .timeutil import to_local
 
@@ -38,5 +39,6 @@ def init_app(app: Flask) -> None:
     app.jinja_env.filters["input_datetime"] = input_datetime
     app.jinja_env.globals["Permission"] = Permission
     app.jinja_env.globals["get_locale"] = get_locale
+    app.jinja_env.globals["action_label"] = action_label
     app.jinja_env.trim_blocks = True
     app.jinja_env.lstrip_blocks = True

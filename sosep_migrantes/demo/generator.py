@@ -20,13 +20,16 @@ from ..catalogs.models import (
     Language,
     MigrationReason,
     Municipality,
+    Need,
     ProtectionCause,
     Pueblo,
 )
 from ..catalogs.services import by_code
 from ..core.timeutil import LOCAL_TZ
 from ..extensions import db
+from ..needs.services import record_needs
 from ..reception.services import create_arrival
+from ..referrals.services import create_referral, suggestions_for
 
 FEMALE = (
     "María", "Ana", "Rosa", "Juana", "Marta", "Sandra", "Lucía", "Catarina", "Micaela", "Petrona", "Elena",
@@ -53,6 +56,12 @@ AIR_US_ORIGINS = ("Laredo, TX", "Alexandria, LA", "Brownsville, TX", "Harlingen,
 AIR_MX_ORIGINS = ("Villahermosa, Tab.", "Ciudad de México", "Monterrey, N.L.")
 LAND_ORIGINS = ("Tapachula, Chis.", "Ciudad Hidalgo, Chis.", "Tenosique, Tab.")
 PROTECTION = ("THREATS", "EXTORTION", "PERSECUTION", "INSECURITY", "DOMESTIC_VIOLENCE", "GENDER_VIOLENCE")
+#: Share of *families* by route (air-USA, air-Mexico, land-Mexico) over the mean families per arrival of
+#: that route (a flight brings 20-56, a bus 3-10): drawing an arrival's route with these weights makes the
+#: families, not the arrivals, split about 75/6/19.
+_ROUTE_WEIGHTS = (0.75 / 38, 0.06 / 12.5, 0.19 / 6.5)
+AIR_US_CUT = _ROUTE_WEIGHTS[0] / sum(_ROUTE_WEIGHTS)
+AIR_MX_CUT = (_ROUTE_WEIGHTS[0] + _ROUTE_WEIGHTS[1]) / sum(_ROUTE_WEIGHTS)
 
 
 @dataclass
@@ -74,6 +83,7 @@ def valid_cui(rng: random.Random, department: int, municipality: int) -> str:
 class DemoGenerator:
     def __init__(self, seed: int, until: dt.date, days: int = 90) -> None:
         self.rng = random.Random(seed)
+        self.service_rng = random.Random(seed * 7919 + 1)
         self.until = until
         self.days = days
         self.municipalities = db.session.scalars(select(Municipality).order_by(Municipality.id)).all()
@@ -90,10 +100,10 @@ class DemoGenerator:
         """(centre, mode, country, origin, families on it)."""
         rng = self.rng
         roll = rng.random()
-        if roll < 0.75:
+        if roll < AIR_US_CUT:
             centre = "FAG" if rng.random() < 0.85 else "LA_AURORA"
             return centre, "air", "US", rng.choice(AIR_US_ORIGINS), rng.randint(20, 56)
-        if roll < 0.81:
+        if roll < AIR_MX_CUT:
             return "FAG", "air", "MX", rng.choice(AIR_MX_ORIGINS), rng.randint(5, 20)
         return "TECUN_UMAN", "land", "MX", rng.choice(LAND_ORIGINS), rng.randint(3, 10)
 
@@ -188,6 +198,31 @@ class DemoGenerator:
             result.arrivals += 1
             for _ in range(size):
                 family = register_family(arrival, self._family(day), actor)
+                self._attend(family, actor)
                 result.families += 1
                 result.members += len(family.members)
         return result
+
+    def _attend(self, family, actor: User) -> None:
+        """What the desk does next: food and kits given, a need or two identified, a suggestion followed.
+
+        Uses its own random stream so the families themselves do not depend on it.
+        """
+        rng = self.service_rng
+        items = [{"need": by_code(Need, "FOOD"), "action": "attended", "quantity": len(family.members),
+                  "delivered_by": "Personal de turno"}]
+        if rng.random() < 0.7:
+            items.append({"need": by_code(Need, "HYGIENE_KIT"), "action": "attended", "quantity": 1,
+                          "delivered_by": "Personal de turno"})
+        for code in rng.sample(("MEDICAL", "PSYCHOLOGICAL", "LEGAL", "IDENTITY_DOCS", "REINTEGRATION"), rng.randint(0, 2)):
+            items.append({"need": by_code(Need, code), "action": "identified"})
+        record_needs(family, items, actor)
+        suggestions = suggestions_for(family)
+        if suggestions and rng.random() < 0.6:
+            shown = suggestions[0]
+            if shown.institution.is_sosep or family.has_consent:
+                create_referral(family, {
+                    "institution": shown.institution, "member_ids": shown.suggestion.member_ids,
+                    "reason": shown.suggestion.reason, "needs": list(shown.institution.needs)[:2],
+                    "priority": "urgent" if shown.suggestion.urgent else "normal", "send": True,
+                }, actor)

@@ -50,7 +50,7 @@ def recent_arrivals(user: User, limit: int = 50) -> Sequence[tuple[Arrival, int]
         .order_by(Arrival.arrived_at.desc())
         .limit(limit)
     )
-    return db.session.execute(stmt).tuples().all()
+    return db.session.execute(stmt).all()
 
 
 def create_arrival(data: dict[str, Any], user: User) -> Arrival:

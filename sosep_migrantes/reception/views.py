@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_login import current_user
 from marshmallow import ValidationError
 
@@ -120,7 +121,12 @@ def new_family(arrival_id: int):
     family = register_family(arrival, data, current_user)
     db.session.commit()
     flash(
-        _("Unidad familiar %(case)s registrada con %(n)d integrantes.", case=family.case_number, n=len(family.members)),
+        ngettext(
+            "Unidad familiar %(case)s registrada con %(num)d integrante.",
+            "Unidad familiar %(case)s registrada con %(num)d integrantes.",
+            len(family.members),
+            case=family.case_number,
+        ),
         "success",
     )
     # Straight on to the next family of the same arrival.

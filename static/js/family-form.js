@@ -22,9 +22,14 @@
   function renumber() {
     rows().forEach(function (row, position) {
       var label = row.querySelector(".member-number");
-      if (label) label.textContent = label.textContent.replace(/\d*\s*$/, "") + (position + 1);
+      // The template row's legend is "Integrante " (no number yet): keep exactly one space.
+      if (label) label.textContent = label.textContent.replace(/\s*\d*\s*$/, "") + " " + (position + 1);
       var remove = row.querySelector(".remove-member");
-      if (remove) remove.hidden = rows().length === 1;
+      if (remove) {
+        remove.hidden = rows().length === 1;
+        // "Quitar integrante 3": the visible words plus which row, for screen readers and voice control.
+        remove.setAttribute("aria-label", remove.textContent.trim() + " " + (position + 1));
+      }
     });
   }
 
@@ -89,7 +94,15 @@
     var now = new Date();
     var age = now.getFullYear() - born.getFullYear();
     if (now.getMonth() < born.getMonth() || (now.getMonth() === born.getMonth() && now.getDate() < born.getDate())) age--;
-    hint.textContent = age >= 0 ? age + (document.documentElement.lang === "en" ? " years" : " años") : "";
+    var en = document.documentElement.lang === "en";
+    if (age >= 1) {
+      hint.textContent = age + (age === 1 ? (en ? " year" : " año") : (en ? " years" : " años"));
+      return;
+    }
+    // Under one year: in months, as staff and the paediatrician count them.
+    var months = (now.getFullYear() - born.getFullYear()) * 12 + now.getMonth() - born.getMonth();
+    if (now.getDate() < born.getDate()) months--;
+    hint.textContent = months >= 0 ? months + (months === 1 ? (en ? " month" : " mes") : (en ? " months" : " meses")) : "";
   });
 
   // Tell which sede will follow the family up as soon as a destination is chosen.

@@ -1,0 +1,78 @@
+"""Benchmarks (not tests): PDF slips for a whole flight.
+
+Targets (issue #3): all slips of an arrival with 56 referrals in one PDF <= 3 s; one slip <= 400 ms.
+Run with ``make bench``; record the figures in docs/performance.md.
+"""
+
+from __future__ import annotations
+
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from flask_migrate import upgrade  # noqa: E402
+from sqlalchemy import select  # noqa: E402
+
+from sosep_migrantes import create_app  # noqa: E402
+from sosep_migrantes.auth.services import create_user  # noqa: E402
+from sosep_migrantes.cases.models import FamilyUnit  # noqa: E402
+from sosep_migrantes.catalogs.models import Institution  # noqa: E402
+from sosep_migrantes.catalogs.services import by_code, load_catalogs  # noqa: E402
+from sosep_migrantes.demo.generator import DemoGenerator  # noqa: E402
+from sosep_migrantes.extensions import db  # noqa: E402
+from sosep_migrantes.referrals.models import Referral  # noqa: E402
+from sosep_migrantes.referrals.pdf import render_slips  # noqa: E402
+from sosep_migrantes.referrals.services import create_referral  # noqa: E402
+
+FAMILIES = 56
+
+
+def timed(fn, repeat: int) -> list[float]:
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return times
+
+
+def main() -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp}/bench.sqlite3", "SECRET_KEY": "bench"})
+        with app.test_request_context():
+            upgrade()
+            load_catalogs()
+            user = create_user({"username": "bench", "full_name": "Bench", "role": "coordinator",
+                                "password": "bench-password"})
+            import datetime as dt
+
+            generator = DemoGenerator(seed=56, until=dt.date(2026, 11, 20))
+            generator._arrival_plan = lambda: ("FAG", "air", "US", "Laredo, TX", FAMILIES)  # one full flight
+            generator.run(FAMILIES, user)
+            oim = by_code(Institution, "OIM")
+            oim.address, oim.phone = "Ciudad de Guatemala", "2222-0000"
+            for family in db.session.scalars(select(FamilyUnit)):
+                family.consent_type, family.consent_on = "written", dt.date(2026, 11, 20)
+                create_referral(family, {"institution": oim, "member_ids": [m.id for m in family.members],
+                                         "reason": "Reintegración y protección", "send": True}, user)
+            db.session.commit()
+            referrals = db.session.scalars(select(Referral).order_by(Referral.id)).all()
+            assert len(referrals) == FAMILIES
+
+            render_slips(referrals[:1])  # warm up: fonts, templates
+            single = timed(lambda: render_slips(referrals[:1]), 10)
+            flight = timed(lambda: render_slips(referrals), 3)
+            pages = len(__import__("pypdf").PdfReader(__import__("io").BytesIO(render_slips(referrals))).pages)
+
+    print(f"one slip: median {statistics.median(single) * 1000:.0f} ms, max {max(single) * 1000:.0f} ms "
+          f"(target <= 400 ms)")
+    print(f"arrival of {FAMILIES} referrals ({pages} pages): median {statistics.median(flight):.2f} s, "
+          f"max {max(flight):.2f} s (target <= 3 s)")
+
+
+if __name__ == "__main__":
+    main()

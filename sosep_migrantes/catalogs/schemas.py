@@ -1,0 +1,40 @@
+"""Input schemas for the catalogues an admin edits."""
+
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+from marshmallow import EXCLUDE, Schema, fields, validate
+
+from ..core.schema import REQUIRED, CatalogCode, boolean, choice, text
+from .models import InstitutionKind, Need
+
+CODE = validate.Regexp(r"^[A-Z][A-Z0-9_]{1,39}$", error=_l("Use de 2 a 40 mayúsculas sin tildes, números o guion bajo."))
+
+
+class InstitutionSchema(Schema):
+    class Meta:
+        unknown = EXCLUDE
+
+    code = fields.String(required=True, validate=CODE, error_messages=REQUIRED)
+    name_es = text(required=True, max_length=200)
+    name_en = text(required=True, max_length=200)
+    kind = choice([k.value for k in InstitutionKind], required=True)
+    is_sosep = boolean()
+    address = text(max_length=300)
+    phone = text(max_length=60)
+    email = fields.String(
+        allow_none=True,
+        validate=validate.Regexp(r"^[^@\s]+@[^@\s]+\.[^@\s]+$", error=_l("Correo electrónico no válido.")),
+    )
+    contact_person = text(max_length=160)
+    needs = fields.List(CatalogCode(Need), load_default=list)
+    is_active = boolean()
+
+
+class NeedSchema(Schema):
+    class Meta:
+        unknown = EXCLUDE
+
+    code = fields.String(required=True, validate=CODE, error_messages=REQUIRED)
+    name_es = text(required=True, max_length=200)
+    name_en = text(required=True, max_length=200)

@@ -1,0 +1,42 @@
+"""PDF rendering with WeasyPrint, fed plain data and allowed to read only the app's static files."""
+
+from __future__ import annotations
+
+import mimetypes
+from pathlib import Path
+from typing import Any
+
+from flask import current_app, render_template
+from weasyprint import HTML
+from weasyprint.urls import URLFetcher, URLFetcherResponse
+
+STATIC_SCHEME = "static:"
+
+
+class StaticOnlyFetcher(URLFetcher):
+    """Serves ``static:`` URLs from the static folder and inline ``data:`` URIs; refuses all else.
+
+    No ``file://`` (a template must not read the server's files) and no network fetch (a slip must not
+    phone home, and the centres' network is unreliable anyway).
+    """
+
+    def __init__(self, static_folder: str | Path) -> None:
+        super().__init__(allowed_protocols={"data"}, allow_redirects=False)
+        self.root = Path(static_folder).resolve()
+
+    def fetch(self, url: str, headers: dict | None = None) -> URLFetcherResponse:
+        if url.startswith("data:"):
+            return super().fetch(url, headers)
+        if url.startswith(STATIC_SCHEME):
+            path = (self.root / url.removeprefix(STATIC_SCHEME).lstrip("/")).resolve()
+            if path.is_relative_to(self.root) and path.is_file():
+                mime = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+                return URLFetcherResponse(url, path.read_bytes(), {"Content-Type": mime})
+        raise ValueError(f"URL refused by the PDF fetcher: {url[:80]}")
+
+
+def render_pdf(template: str, **context: Any) -> bytes:
+    """Render a Jinja template (given plain data) to PDF bytes."""
+    html = render_template(template, **context)
+    fetcher = StaticOnlyFetcher(current_app.static_folder)
+    return HTML(string=html, base_url=STATIC_SCHEME, url_fetcher=fetcher).write_pdf()

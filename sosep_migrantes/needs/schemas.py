@@ -1,0 +1,55 @@
+"""Input schemas for needs and services delivered (form and API)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask_babel import lazy_gettext as _l
+from marshmallow import EXCLUDE, Schema, fields, validate, validates_schema
+
+from ..catalogs.models import Need
+from ..core.schema import CatalogCode, choice, integer, raise_if, text
+
+
+class NeedEntrySchema(Schema):
+    """One line of the needs checklist: a need identified, or attended at the centre right away."""
+
+    class Meta:
+        unknown = EXCLUDE
+
+    need = CatalogCode(Need, required=True)
+    action = choice(["identified", "attended"], _l("Elija identificada o atendida."), required=True)
+    #: The member concerned; empty for the whole family.
+    member_id = integer()
+    notes = text(max_length=500)
+    description = text(max_length=300)
+    quantity = integer(validate=validate.Range(min=1, max=999, error=_l("La cantidad debe estar entre 1 y 999.")))
+    delivered_by = text(max_length=160)
+
+    @validates_schema(skip_on_field_errors=False)
+    def check_service(self, data: dict[str, Any], **kwargs: Any) -> None:
+        if data.get("action") == "attended" and not data.get("delivered_by"):
+            raise_if({"delivered_by": str(_l("Indique quién entregó o atendió."))})
+
+
+class NeedsBatchSchema(Schema):
+    class Meta:
+        unknown = EXCLUDE
+
+    items = fields.List(
+        fields.Nested(NeedEntrySchema),
+        required=True,
+        validate=validate.Length(min=1, error=_l("Marque al menos una necesidad.")),
+        error_messages={"required": _l("Marque al menos una necesidad.")},
+    )
+
+
+class AttendSchema(Schema):
+    """Close an identified need with the service delivered at the centre."""
+
+    class Meta:
+        unknown = EXCLUDE
+
+    description = text(max_length=300)
+    quantity = integer(validate=validate.Range(min=1, max=999, error=_l("La cantidad debe estar entre 1 y 999.")))
+    delivered_by = text(required=True, max_length=160)

@@ -1,0 +1,100 @@
+"""Needs and services delivered: identify, attend at the centre, mark as referred."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from flask_babel import gettext as _
+from sqlalchemy import select
+
+from ..auth.models import User
+from ..cases.models import CaseStatus, FamilyUnit
+from ..catalogs.models import Need
+from ..core import audit
+from ..db import utcnow
+from ..extensions import db
+from .models import FamilyNeed, NeedStatus, ServiceDelivery
+
+
+class NeedError(ValueError):
+    def __init__(self, errors: dict[str, str]) -> None:
+        super().__init__(errors)
+        self.errors = errors
+
+
+def family_needs(family: FamilyUnit) -> Sequence[FamilyNeed]:
+    return db.session.scalars(
+        select(FamilyNeed).where(FamilyNeed.family_id == family.id).order_by(FamilyNeed.id)
+    ).all()
+
+
+def _member(family: FamilyUnit, member_id: int | None, field: str):
+    if member_id is None:
+        return None
+    member = next((m for m in family.members if m.id == member_id), None)
+    if member is None:
+        raise NeedError({field: _("Elija un integrante de esta familia.")})
+    return member
+
+
+def _deliver(family_need: FamilyNeed, data: dict[str, Any], user: User) -> ServiceDelivery:
+    service = ServiceDelivery(
+        description=data.get("description") or family_need.need.name_es,
+        quantity=data.get("quantity") or 1,
+        delivered_by=data["delivered_by"],
+        delivered_at=utcnow(),
+        created_by_id=user.id,
+    )
+    family_need.services.append(service)
+    family_need.status = NeedStatus.ATTENDED.value
+    return service
+
+
+def record_needs(family: FamilyUnit, items: Iterable[dict[str, Any]], user: User) -> list[FamilyNeed]:
+    """Record the checklist: each need is identified, or attended at once with its service.
+
+    An identified need of the same kind and person is completed rather than duplicated.
+    """
+    recorded = []
+    existing = {(n.need_id, n.member_id): n for n in family_needs(family)
+                if n.status == NeedStatus.IDENTIFIED}
+    for index, item in enumerate(items):
+        member = _member(family, item.get("member_id"), f"items-{index}-member_id")
+        key = (item["need"].id, member.id if member else None)
+        family_need = existing.get(key)
+        if family_need is None:
+            family_need = FamilyNeed(family_id=family.id, member=member, need=item["need"], notes=item.get("notes"),
+                                     created_by_id=user.id)
+            db.session.add(family_need)
+        if item["action"] == "attended":
+            _deliver(family_need, item, user)
+        recorded.append(family_need)
+    db.session.flush()
+    for family_need in recorded:
+        audit.record(f"need:{family_need.status}", "family", family.id, family_need_id=family_need.id,
+                     need=family_need.need.code, member_id=family_need.member_id, actor_id=user.id)
+    return recorded
+
+
+def attend_need(family_need: FamilyNeed, data: dict[str, Any], user: User) -> ServiceDelivery:
+    """Record the service that closes an identified need at the centre."""
+    if family_need.status != NeedStatus.IDENTIFIED:
+        raise NeedError({"delivered_by": _("Esta necesidad ya no está pendiente.")})
+    service = _deliver(family_need, data, user)
+    db.session.flush()
+    audit.record("need:attended", "family", family_need.family_id, family_need_id=family_need.id,
+                 need=family_need.need.code, actor_id=user.id)
+    return service
+
+
+def mark_referred(family: FamilyUnit, needs: Iterable[Need], member_ids: Iterable[int]) -> None:
+    """Needs covered by a referral stop being pending: identified ones become *referred*."""
+    need_ids = {n.id for n in needs}
+    members = set(member_ids)
+    for family_need in family_needs(family):
+        if (family_need.status == NeedStatus.IDENTIFIED and family_need.need_id in need_ids
+                and (family_need.member_id is None or family_need.member_id in members)):
+            family_need.status = NeedStatus.REFERRED.value
+    if family.status == CaseStatus.RECEIVED:
+        family.status = CaseStatus.REFERRED.value

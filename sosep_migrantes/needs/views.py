@@ -1,0 +1,103 @@
+"""Needs checklist and services delivered for a case."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import ngettext
+from flask_login import current_user
+from marshmallow import ValidationError
+from sqlalchemy import select
+
+from ..cases.queries import get_family
+from ..catalogs.models import Need
+from ..catalogs.services import active_items
+from ..core.forms import flatten_errors, form_to_data
+from ..core.permissions import Permission, permission_required
+from ..extensions import db
+from . import services
+from .models import FamilyNeed
+from .schemas import AttendSchema, NeedsBatchSchema
+
+bp = Blueprint("needs", __name__, url_prefix="/cases")
+
+
+def _page(family, values: dict, errors: dict, status: int = 200):
+    return render_template(
+        "needs/needs.html",
+        family=family,
+        needs=services.family_needs(family),
+        catalogue=active_items(Need),
+        values=values,
+        rows={row.get("need"): row for row in values.get("items", [])},
+        errors=errors,
+    ), status
+
+
+def _checked_rows(values: dict) -> dict:
+    """Only the checklist lines the user marked go to the schema; one 'delivered by' serves them all."""
+    rows = []
+    for row in values.get("items", []):
+        if row.get("action"):
+            rows.append({**row, "delivered_by": row.get("delivered_by") or values.get("delivered_by")})
+    return {"items": rows}
+
+
+@bp.route("/<int:family_id>/needs", methods=["GET", "POST"])
+@permission_required(Permission.CASE_VIEW)
+def needs(family_id: int):
+    family = get_family(current_user, family_id) or abort(404)
+    if request.method == "GET":
+        return _page(family, {"delivered_by": current_user.full_name}, {})
+    if not current_user.can(Permission.CASE_EDIT):
+        abort(403)
+    values = form_to_data(request.form, lists=("items",))
+    submitted = _checked_rows(values)
+    try:
+        data = NeedsBatchSchema().load(submitted)
+        recorded = services.record_needs(family, data["items"], current_user)
+    except ValidationError as exc:
+        return _page(family, values, _errors_by_need(submitted, flatten_errors(exc.messages)), 400)
+    except services.NeedError as exc:
+        db.session.rollback()
+        return _page(family, values, _errors_by_need(submitted, exc.errors), 400)
+    db.session.commit()
+    flash(
+        ngettext("%(num)d necesidad registrada.", "%(num)d necesidades registradas.", len(recorded)),
+        "success",
+    )
+    return redirect(url_for("cases.detail", family_id=family.id) + "#needs")
+
+
+def _errors_by_need(submitted: dict, errors: dict) -> dict:
+    """Errors keyed by the need's code (the checklist's row name), not by the position among checked rows."""
+    keyed = {}
+    for key, message in errors.items():
+        parts = key.split("-", 2)
+        if len(parts) == 3 and parts[0] == "items" and parts[1].isdigit():
+            code = submitted["items"][int(parts[1])].get("need", "")
+            keyed[f"{code}-{parts[2]}"] = message
+        else:
+            keyed[key] = message
+    return keyed
+
+
+@bp.post("/<int:family_id>/needs/<int:need_id>/attend")
+@permission_required(Permission.CASE_EDIT)
+def attend(family_id: int, need_id: int):
+    family = get_family(current_user, family_id) or abort(404)
+    family_need = db.session.scalar(
+        select(FamilyNeed).where(FamilyNeed.id == need_id, FamilyNeed.family_id == family.id)
+    ) or abort(404)
+    values = form_to_data(request.form)
+    try:
+        services.attend_need(family_need, AttendSchema().load(values), current_user)
+    except ValidationError as exc:
+        return _page(family, values, {f"attend-{need_id}-{k}": v for k, v in flatten_errors(exc.messages).items()},
+                     400)
+    except services.NeedError as exc:
+        db.session.rollback()
+        return _page(family, values, {f"attend-{need_id}-{k}": v for k, v in exc.errors.items()}, 400)
+    db.session.commit()
+    flash(_("Servicio registrado."), "success")
+    return redirect(url_for("needs.needs", family_id=family.id))

@@ -1,0 +1,120 @@
+"""Referrals (*derivaciones*) of a family to a SOSEP programme or a partner institution."""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import CheckConstraint, Column, ForeignKey, String, Table, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from ..cases.models import FamilyUnit, Member
+from ..catalogs.models import Institution, Need
+from ..db import Base, created_at_col, intpk
+
+
+class ReferralStatus(enum.StrEnum):
+    DRAFT = "draft"
+    SENT = "sent"
+    ACCEPTED = "accepted"
+    REJECTED = "rejected"
+    ATTENDED = "attended"
+    NOT_LOCATED = "not_located"
+    CANCELLED = "cancelled"
+
+
+REFERRAL_STATUS_LABELS = {
+    ReferralStatus.DRAFT: _l("Borrador"),
+    ReferralStatus.SENT: _l("Enviada"),
+    ReferralStatus.ACCEPTED: _l("Aceptada"),
+    ReferralStatus.REJECTED: _l("Rechazada"),
+    ReferralStatus.ATTENDED: _l("Atendida"),
+    ReferralStatus.NOT_LOCATED: _l("Familia no localizada"),
+    ReferralStatus.CANCELLED: _l("Cancelada"),
+}
+
+
+class Priority(enum.StrEnum):
+    NORMAL = "normal"
+    URGENT = "urgent"
+
+
+PRIORITY_LABELS = {Priority.NORMAL: _l("Normal"), Priority.URGENT: _l("Urgente")}
+
+referral_members = Table(
+    "referral_members",
+    Base.metadata,
+    Column("referral_id", ForeignKey("referrals.id", ondelete="CASCADE"), primary_key=True),
+    Column("member_id", ForeignKey("members.id", ondelete="CASCADE"), primary_key=True),
+)
+
+referral_needs = Table(
+    "referral_needs",
+    Base.metadata,
+    Column("referral_id", ForeignKey("referrals.id", ondelete="CASCADE"), primary_key=True),
+    Column("need_id", ForeignKey("needs.id"), primary_key=True),
+)
+
+
+class Referral(Base):
+    __tablename__ = "referrals"
+    __table_args__ = (
+        CheckConstraint(
+            "status IN ('draft', 'sent', 'accepted', 'rejected', 'attended', 'not_located', 'cancelled')",
+            name="status",
+        ),
+        CheckConstraint("priority IN ('normal', 'urgent')", name="priority"),
+    )
+
+    id: Mapped[intpk]
+    #: Slip number printed on the *boleta*: ``REF-FAG-2026-00012`` (series per centre and year).
+    number: Mapped[str] = mapped_column(String(40), unique=True)
+    family_id: Mapped[int] = mapped_column(ForeignKey("family_units.id", ondelete="CASCADE"), index=True)
+    institution_id: Mapped[int] = mapped_column(ForeignKey("institutions.id"), index=True)
+    reason: Mapped[str] = mapped_column(Text)
+    priority: Mapped[str] = mapped_column(String(10), default=Priority.NORMAL.value)
+    status: Mapped[str] = mapped_column(String(20), default=ReferralStatus.DRAFT.value, index=True)
+    #: Why the institution rejected it, or what became of the family (attended / not located).
+    outcome_notes: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[created_at_col]
+    created_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    updated_at: Mapped[dt.datetime | None]
+
+    family: Mapped[FamilyUnit] = relationship()
+    institution: Mapped[Institution] = relationship(lazy="joined")
+    members: Mapped[list[Member]] = relationship(secondary=referral_members, order_by="Member.position")
+    needs: Mapped[list[Need]] = relationship(secondary=referral_needs, order_by="Need.sort_order")
+    events: Mapped[list[ReferralEvent]] = relationship(
+        back_populates="referral", order_by="ReferralEvent.id", cascade="all, delete-orphan"
+    )
+    created_by = relationship("User", foreign_keys=[created_by_id], lazy="joined")
+
+    @property
+    def status_label(self) -> str:
+        return str(REFERRAL_STATUS_LABELS[ReferralStatus(self.status)])
+
+    @property
+    def priority_label(self) -> str:
+        return str(PRIORITY_LABELS[Priority(self.priority)])
+
+
+class ReferralEvent(Base):
+    """One step of a referral's status: who moved it, when, and why."""
+
+    __tablename__ = "referral_events"
+
+    id: Mapped[intpk]
+    referral_id: Mapped[int] = mapped_column(ForeignKey("referrals.id", ondelete="CASCADE"), index=True)
+    from_status: Mapped[str | None] = mapped_column(String(20))
+    to_status: Mapped[str] = mapped_column(String(20))
+    note: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[created_at_col]
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+
+    referral: Mapped[Referral] = relationship(back_populates="events")
+    user = relationship("User", lazy="joined")
+
+    @property
+    def status_label(self) -> str:
+        return str(REFERRAL_STATUS_LABELS[ReferralStatus(self.to_status)])

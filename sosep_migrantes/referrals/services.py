@@ -1,0 +1,192 @@
+"""Referrals: creating them, moving them through their states, and the eligibility suggestions."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from flask_babel import gettext as _
+from sqlalchemy import Select, select
+from sqlalchemy.orm import selectinload
+
+from ..auth.models import User
+from ..cases.models import FamilyUnit, Member
+from ..cases.queries import scoped_families
+from ..catalogs.models import Institution
+from ..catalogs.services import by_code
+from ..core import audit
+from ..core.numbering import next_number
+from ..core.timeutil import now_local, to_local
+from ..db import utcnow
+from ..extensions import db
+from ..needs.models import FamilyNeed, NeedStatus
+from ..needs.services import mark_referred
+from . import eligibility
+from .models import REFERRAL_STATUS_LABELS, Priority, Referral, ReferralEvent, ReferralStatus
+
+S = ReferralStatus
+#: The referral's life: draft -> sent -> accepted or rejected -> attended or not located; cancelled.
+TRANSITIONS: dict[ReferralStatus, frozenset[ReferralStatus]] = {
+    S.DRAFT: frozenset({S.SENT, S.CANCELLED}),
+    S.SENT: frozenset({S.ACCEPTED, S.REJECTED, S.NOT_LOCATED, S.CANCELLED}),
+    S.ACCEPTED: frozenset({S.ATTENDED, S.NOT_LOCATED, S.CANCELLED}),
+    S.REJECTED: frozenset(),
+    S.ATTENDED: frozenset(),
+    S.NOT_LOCATED: frozenset(),
+    S.CANCELLED: frozenset(),
+}
+#: Moves that must say why.
+NOTE_REQUIRED = frozenset({S.REJECTED, S.NOT_LOCATED, S.CANCELLED})
+
+
+class ReferralError(ValueError):
+    def __init__(self, errors: dict[str, str]) -> None:
+        super().__init__(errors)
+        self.errors = errors
+
+
+def scoped_referrals(user: User) -> Select[tuple[Referral]]:
+    """Referrals of the families the user may see (the same scope as the cases)."""
+    families = scoped_families(user).with_only_columns(FamilyUnit.id)
+    return select(Referral).where(Referral.family_id.in_(families))
+
+
+def get_referral(user: User, referral_id: int) -> Referral | None:
+    return db.session.scalar(
+        scoped_referrals(user)
+        .where(Referral.id == referral_id)
+        .options(selectinload(Referral.members), selectinload(Referral.needs), selectinload(Referral.events))
+    )
+
+
+def family_referrals(family: FamilyUnit) -> Sequence[Referral]:
+    return db.session.scalars(
+        select(Referral).where(Referral.family_id == family.id).order_by(Referral.id)
+    ).all()
+
+
+def create_referral(family: FamilyUnit, data: dict[str, Any], user: User) -> Referral:
+    """Refer (some members of) a family to an institution, with its slip number.
+
+    A referral outside SOSEP shares the family's data with another institution, so it requires the
+    consent recorded on the case.
+    """
+    institution: Institution = data["institution"]
+    if not institution.is_sosep and not family.has_consent:
+        raise ReferralError({"institution": _(
+            "La familia no ha dado su consentimiento para compartir sus datos: no se puede derivar a una "
+            "institución fuera de la SOSEP. Registre el consentimiento en el caso primero."
+        )})
+    members_by_id = {m.id: m for m in family.members}
+    if any(member_id not in members_by_id for member_id in data["member_ids"]):
+        raise ReferralError({"member_ids": _("Elija integrantes de esta familia.")})
+    year = now_local().year
+    seq = next_number("referral", family.centre_id, year)
+    referral = Referral(
+        number=f"REF-{family.centre.code}-{year}-{seq:05d}",
+        family_id=family.id,
+        institution=institution,
+        reason=data["reason"],
+        priority=data.get("priority") or Priority.NORMAL.value,
+        status=S.DRAFT.value,
+        members=[members_by_id[i] for i in sorted(set(data["member_ids"]), key=list(members_by_id).index)],
+        needs=list(data.get("needs") or []),
+        created_by_id=user.id,
+    )
+    referral.events.append(ReferralEvent(from_status=None, to_status=S.DRAFT.value, user_id=user.id))
+    db.session.add(referral)
+    db.session.flush()
+    audit.record("referral:create", "family", family.id, referral_id=referral.id,
+                 institution=institution.code, actor_id=user.id)
+    if data.get("send"):
+        change_status(referral, S.SENT, None, user)
+    return referral
+
+
+def change_status(referral: Referral, to: ReferralStatus | str, note: str | None, user: User) -> Referral:
+    """Move a referral to its next state, recording who and when; illegal moves are refused."""
+    to = ReferralStatus(to)
+    current = ReferralStatus(referral.status)
+    if to not in TRANSITIONS[current]:
+        raise ReferralError({"status": _(
+            "No se puede pasar de «%(from)s» a «%(to)s».",
+            **{"from": referral.status_label, "to": str(REFERRAL_STATUS_LABELS[to])},
+        )})
+    if to in NOTE_REQUIRED and not (note and note.strip()):
+        raise ReferralError({"note": _("Indique el motivo.")})
+    referral.status = to.value
+    referral.updated_at = utcnow()
+    if note:
+        referral.outcome_notes = note
+    referral.events.append(ReferralEvent(from_status=current.value, to_status=to.value, note=note, user_id=user.id))
+    if to is S.SENT:
+        mark_referred(referral.family, referral.needs, [m.id for m in referral.members])
+    db.session.flush()
+    audit.record(f"referral:{to.value}", "family", referral.family_id, referral_id=referral.id, actor_id=user.id)
+    return referral
+
+
+def allowed_transitions(referral: Referral) -> list[ReferralStatus]:
+    return sorted(TRANSITIONS[ReferralStatus(referral.status)], key=list(ReferralStatus).index)
+
+
+# -- suggestions ------------------------------------------------------------------------------------
+
+
+def family_facts(family: FamilyUnit) -> eligibility.FamilyFacts:
+    """The plain facts the eligibility rules read, taken from the case."""
+    orthopaedic = set(db.session.scalars(
+        select(FamilyNeed.member_id).where(
+            FamilyNeed.family_id == family.id,
+            FamilyNeed.need.has(code="ORTHOPAEDIC_AID"),
+        )
+    ))
+    family_wide_orthopaedic = None in orthopaedic
+    return eligibility.FamilyFacts(
+        on=to_local(family.arrival.arrived_at).date(),
+        members=[
+            eligibility.PersonFacts(
+                member_id=m.id,
+                name=m.full_name,
+                sex=m.sex,
+                birth_date=m.birth_date,
+                estimated_age=m.estimated_age,
+                has_disability=m.has_disability,
+                needs_orthopaedic_aid=m.id in orthopaedic or (family_wide_orthopaedic and m.has_disability),
+            )
+            for m in family.members
+        ],
+        destination_municipality_id=family.destination_municipality_id,
+        migration_reasons=frozenset(r.code for r in family.migration_reasons),
+        protection_causes=frozenset(c.code for c in family.protection_causes),
+    )
+
+
+@dataclass
+class ShownSuggestion:
+    suggestion: eligibility.Suggestion
+    institution: Institution
+    members: list[Member]
+    #: An open referral to the same institution already exists.
+    already_referred: bool
+
+
+def suggestions_for(family: FamilyUnit) -> list[ShownSuggestion]:
+    open_to = {r.institution_id for r in family_referrals(family)
+               if r.status not in (S.CANCELLED, S.REJECTED)}
+    members = {m.id: m for m in family.members}
+    shown = []
+    for suggestion in eligibility.suggest(family_facts(family)):
+        institution = by_code(Institution, suggestion.institution_code)
+        if institution is None or not institution.is_active:
+            continue
+        shown.append(ShownSuggestion(suggestion, institution, [members[i] for i in suggestion.member_ids],
+                                     institution.id in open_to))
+    return shown
+
+
+def pending_needs(family: FamilyUnit) -> list[FamilyNeed]:
+    return list(db.session.scalars(
+        select(FamilyNeed).where(FamilyNeed.family_id == family.id, FamilyNeed.status == NeedStatus.IDENTIFIED)
+    ))

@@ -1,0 +1,139 @@
+"""Referrals of a case, their status, and the PDF slips (one, or all of an arrival)."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+from marshmallow import ValidationError
+from sqlalchemy.orm import selectinload
+
+from ..cases.models import FamilyUnit
+from ..cases.queries import get_family
+from ..catalogs.models import Institution, Need
+from ..catalogs.services import active_items, by_code
+from ..core.forms import flatten_errors, form_to_data
+from ..core.permissions import Permission, permission_required
+from ..extensions import db
+from ..reception.services import get_arrival
+from . import services
+from .models import PRIORITY_LABELS, REFERRAL_STATUS_LABELS, Referral
+from .pdf import render_slips
+from .schemas import ReferralSchema, TransitionSchema
+
+bp = Blueprint("referrals", __name__)
+
+
+def _form(family, values: dict, errors: dict, status: int = 200):
+    return render_template(
+        "referrals/new.html",
+        family=family,
+        values=values,
+        errors=errors,
+        institutions=active_items(Institution),
+        needs=active_items(Need),
+        priorities=PRIORITY_LABELS,
+        suggestions=services.suggestions_for(family),
+    ), status
+
+
+def _prefill(family) -> dict:
+    """A new referral starts from the suggestion for the chosen institution, if there is one."""
+    code = request.args.get("institution", "")
+    values: dict = {"institution": code, "priority": "normal", "member_ids": [], "needs": []}
+    for shown in services.suggestions_for(family):
+        if shown.institution.code == code:
+            values.update(
+                reason=shown.suggestion.reason,
+                member_ids=[str(i) for i in shown.suggestion.member_ids],
+                priority="urgent" if shown.suggestion.urgent else "normal",
+            )
+    institution = by_code(Institution, code)
+    if institution is not None:
+        served = {n.id for n in institution.needs}
+        values["needs"] = [n.need.code for n in services.pending_needs(family) if n.need_id in served]
+    return values
+
+
+@bp.route("/cases/<int:family_id>/referrals/new", methods=["GET", "POST"])
+@permission_required(Permission.REFERRAL_CREATE)
+def new_referral(family_id: int):
+    family = get_family(current_user, family_id) or abort(404)
+    if request.method == "GET":
+        return _form(family, _prefill(family), {})
+    values = form_to_data(request.form, multi=("member_ids", "needs"))
+    try:
+        data = ReferralSchema().load(values)
+        referral = services.create_referral(family, data, current_user)
+    except ValidationError as exc:
+        return _form(family, values, flatten_errors(exc.messages), 400)
+    except services.ReferralError as exc:
+        db.session.rollback()
+        return _form(family, values, exc.errors, 400)
+    db.session.commit()
+    flash(_("Derivación %(number)s creada.", number=referral.number), "success")
+    return redirect(url_for("referrals.detail", referral_id=referral.id))
+
+
+@bp.get("/referrals/<int:referral_id>")
+@permission_required(Permission.CASE_VIEW)
+def detail(referral_id: int):
+    referral = services.get_referral(current_user, referral_id) or abort(404)
+    return render_template("referrals/detail.html", referral=referral, status_labels=REFERRAL_STATUS_LABELS,
+                           transitions=services.allowed_transitions(referral), errors={}, values={})
+
+
+@bp.post("/referrals/<int:referral_id>/status")
+@permission_required(Permission.REFERRAL_UPDATE)
+def change_status(referral_id: int):
+    referral = services.get_referral(current_user, referral_id) or abort(404)
+    values = form_to_data(request.form)
+    try:
+        data = TransitionSchema().load(values)
+        services.change_status(referral, data["status"], data.get("note"), current_user)
+    except (ValidationError, services.ReferralError) as exc:
+        db.session.rollback()
+        referral = services.get_referral(current_user, referral_id) or abort(404)
+        errors = flatten_errors(exc.messages) if isinstance(exc, ValidationError) else exc.errors
+        return render_template("referrals/detail.html", referral=referral, status_labels=REFERRAL_STATUS_LABELS,
+                               transitions=services.allowed_transitions(referral), errors=errors,
+                               values=values), 400
+    db.session.commit()
+    flash(_("Estado actualizado: %(status)s.", status=referral.status_label), "success")
+    return redirect(url_for("referrals.detail", referral_id=referral.id))
+
+
+def _pdf(content: bytes, filename: str) -> Response:
+    return Response(
+        content,
+        mimetype="application/pdf",
+        headers={"Content-Disposition": f'inline; filename="{filename}"', "Cache-Control": "no-store"},
+    )
+
+
+@bp.get("/referrals/<int:referral_id>/slip.pdf")
+@permission_required(Permission.CASE_VIEW)
+def slip(referral_id: int):
+    referral = services.get_referral(current_user, referral_id) or abort(404)
+    if referral.status in ("draft", "cancelled"):
+        # Like the arrival's PDF: a draft or a cancelled referral has no slip to hand to the family.
+        abort(404)
+    # The file is named by the slip number only: no names in downloads or URLs.
+    return _pdf(render_slips([referral]), f"{referral.number}.pdf")
+
+
+@bp.get("/arrivals/<int:arrival_id>/slips.pdf")
+@permission_required(Permission.CASE_VIEW)
+def arrival_slips(arrival_id: int):
+    arrival = get_arrival(current_user, arrival_id) or abort(404)
+    referrals = db.session.scalars(
+        services.scoped_referrals(current_user)
+        .join(FamilyUnit, FamilyUnit.id == Referral.family_id)
+        .where(FamilyUnit.arrival_id == arrival.id, Referral.status.not_in(("draft", "cancelled")))
+        .options(selectinload(Referral.members), selectinload(Referral.needs))
+        .order_by(FamilyUnit.case_seq, Referral.id)
+    ).all()
+    if not referrals:
+        flash(_("Esta llegada no tiene derivaciones enviadas para imprimir."), "info")
+        return redirect(url_for("reception.arrival", arrival_id=arrival.id))
+    return _pdf(render_slips(referrals), f"boletas-llegada-{arrival.id}.pdf")
