@@ -20,7 +20,7 @@ install: $(BIN)/activate translations
 
 translations: $(BIN)/activate  ## Compile the .po catalogues (the .mo files are not versioned)
 	@if ls sosep_migrantes/translations/*/LC_MESSAGES/messages.po >/dev/null 2>&1; then \
-		$(BIN)/pybabel compile -q -d sosep_migrantes/translations; fi
+		$(BIN)/pybabel -q compile -d sosep_migrantes/translations; fi
 
 translations-update: $(BIN)/activate  ## Re-extract messages into the en catalogue; then translate the empty msgstr
 	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext --project=sosep-migrantes --version=0.1.0 \

@@ -42,7 +42,9 @@ def _postgres_url() -> str | None:
     url = os.environ.get("TEST_DATABASE_URL")
     if not url:
         return None
-    return url.replace("postgresql://", "postgresql+psycopg://", 1) if url.startswith("postgresql://") else url
+    if url.startswith("postgresql://"):
+        return url.replace("postgresql://", "postgresql+psycopg://", 1)
+    return url
 
 
 @pytest.fixture(scope="session")
@@ -76,6 +78,19 @@ def make_app(database_url: str, **overrides):
     return create_app(config)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _fast_password_hashing() -> Iterator[None]:
+    """Still argon2id, with the cheapest parameters: the real ones cost ~0.1 s per user and per login."""
+    from argon2 import PasswordHasher
+
+    from sosep_migrantes.auth import models
+
+    real = models._hasher
+    models._hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+    yield
+    models._hasher = real
+
+
 @pytest.fixture(scope="session")
 def app(database_url: str):
     """The application, with the schema built by the Alembic migrations and the catalogues loaded."""
@@ -102,7 +117,7 @@ def _clean_case_data(request: pytest.FixtureRequest) -> Iterator[None]:
     with app.app_context():
         db.session.rollback()
         for table in CASE_TABLES:
-            db.session.execute(text(f"DELETE FROM {table}"))
+            db.session.execute(text(f"DELETE FROM {table}"))  # noqa: S608 - our own table names
         db.session.commit()
         db.session.remove()
 

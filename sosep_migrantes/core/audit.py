@@ -46,6 +46,19 @@ ACTION_LABELS = {
     "user:locale": _l("Idioma cambiado"),
     "sede:coverage": _l("Cobertura de la sede modificada"),
     "catalogs:load": _l("Catálogos cargados"),
+    "need:identified": _l("Necesidad identificada"),
+    "need:attended": _l("Necesidad atendida en el centro"),
+    "need:referred": _l("Necesidad derivada"),
+    "referral:create": _l("Derivación creada"),
+    "referral:sent": _l("Derivación enviada"),
+    "referral:accepted": _l("Derivación aceptada"),
+    "referral:rejected": _l("Derivación rechazada"),
+    "referral:attended": _l("Derivación atendida"),
+    "referral:not_located": _l("Familia no localizada"),
+    "referral:cancelled": _l("Derivación cancelada"),
+    "institution:save": _l("Institución guardada"),
+    "need:create": _l("Necesidad agregada al catálogo"),
+    "need:toggle": _l("Necesidad activada o desactivada"),
 }
 
 

@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from typing import Any
 
 import segno
+from flask_babel import force_locale
 
 from ..core.pdf import render_pdf
 from ..core.timeutil import now_local, to_local
@@ -67,4 +68,7 @@ def slip_data(referral: Referral) -> dict[str, Any]:
 
 
 def render_slips(referrals: Iterable[Referral]) -> bytes:
-    return render_pdf("referrals/slips.pdf.html", slips=[slip_data(r) for r in referrals])
+    # Slips are printed in Spanish whatever language the user works in: labels such as sex, priority
+    # or institution type are gettext strings, so they are built under the Spanish locale.
+    with force_locale("es_GT"):
+        return render_pdf("referrals/slips.pdf.html", slips=[slip_data(r) for r in referrals])

@@ -74,10 +74,7 @@ def create_referral(family: FamilyUnit, data: dict[str, Any], user: User) -> Ref
     """
     institution: Institution = data["institution"]
     if not institution.is_sosep and not family.has_consent:
-        raise ReferralError({"institution": _(
-            "La familia no ha dado su consentimiento para compartir sus datos: no se puede derivar a una "
-            "institución fuera de la SOSEP. Registre el consentimiento en el caso primero."
-        )})
+        raise ReferralError({"institution": _no_consent_message()})
     members_by_id = {m.id: m for m in family.members}
     if any(member_id not in members_by_id for member_id in data["member_ids"]):
         raise ReferralError({"member_ids": _("Elija integrantes de esta familia.")})
@@ -104,6 +101,13 @@ def create_referral(family: FamilyUnit, data: dict[str, Any], user: User) -> Ref
     return referral
 
 
+def _no_consent_message() -> str:
+    return _(
+        "La familia no ha dado su consentimiento para compartir sus datos: no se puede derivar a una "
+        "institución fuera de la SOSEP. Registre el consentimiento en el caso primero."
+    )
+
+
 def change_status(referral: Referral, to: ReferralStatus | str, note: str | None, user: User) -> Referral:
     """Move a referral to its next state, recording who and when; illegal moves are refused."""
     to = ReferralStatus(to)
@@ -115,6 +119,9 @@ def change_status(referral: Referral, to: ReferralStatus | str, note: str | None
         )})
     if to in NOTE_REQUIRED and not (note and note.strip()):
         raise ReferralError({"note": _("Indique el motivo.")})
+    if to is S.SENT and not referral.institution.is_sosep and not referral.family.has_consent:
+        # The consent may have been withdrawn since the draft was written: sending shares the data.
+        raise ReferralError({"status": _no_consent_message()})
     referral.status = to.value
     referral.updated_at = utcnow()
     if note:

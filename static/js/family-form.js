@@ -58,8 +58,16 @@
     if (first) first.focus();
   }
 
+  function rowHasData(row) {
+    var fields = row.querySelectorAll("input[type=text], input:not([type]), input[type=date], input[type=number], textarea");
+    for (var i = 0; i < fields.length; i++) { if (fields[i].value.trim()) return true; }
+    return false;
+  }
+
   function removeMember(row) {
     if (rows().length === 1) return;
+    // A filled row is a person: ask before it goes (an empty row goes without asking).
+    if (rowHasData(row) && !window.confirm(form.getAttribute("data-confirm-remove") || "?")) return;
     var previous = row.previousElementSibling || row.nextElementSibling;
     row.parentNode.removeChild(row);
     renumber();
@@ -113,11 +121,16 @@
     var options = document.querySelectorAll("#municipality-list option");
     var text = "";
     for (var i = 0; i < options.length; i++) {
-      if (options[i].value === destination.value) { text = options[i].getAttribute("data-sede") || ""; break; }
+      if (options[i].value.toLowerCase() === destination.value.trim().toLowerCase()) { text = options[i].getAttribute("data-sede") || ""; break; }
     }
     sedeHint.textContent = text ? (sedeHint.getAttribute("data-prefix") || "") + text : "";
   }
-  if (destination) { destination.addEventListener("input", showSede); showSede(); }
+  if (destination) {
+    // The hint belongs under the destination field, not under the next section.
+    if (sedeHint) destination.parentNode.appendChild(sedeHint);
+    destination.addEventListener("input", showSede);
+    showSede();
+  }
 
   renumber();
   var summary = document.getElementById("error-summary");

@@ -215,6 +215,11 @@ def test_reception_registers_a_family_of_four_at_the_desk(app, page: Page) -> No
     expect(baby.locator(".age-hint")).to_have_text("1 año")
 
     # --- Remove the row typed by mistake; the others keep what was typed and are renumbered -------
+    # A filled row is only removed after confirming: saying no keeps it.
+    page.once("dialog", lambda dialog: dialog.dismiss())
+    extra.get_by_role("button", name="Quitar integrante 3").click()
+    expect(member_rows(page)).to_have_count(5)
+    page.once("dialog", lambda dialog: dialog.accept())
     extra.get_by_role("button", name="Quitar integrante 3").click()
     expect(member_rows(page)).to_have_count(4)
     expect(member(page, 2).get_by_label("Nombres")).to_be_focused()  # focus stays in the form
@@ -241,7 +246,11 @@ def test_reception_registers_a_family_of_four_at_the_desk(app, page: Page) -> No
     # --- The error: in Spanish, beside the field, focused; everything typed is still there --------
     summary = page.get_by_role("alert")
     expect(summary).to_contain_text("Revise los campos marcados: no se guardó nada todavía.")
-    expect(summary).to_contain_text("1 campo por corregir.")
+    expect(summary).to_contain_text("1 campo por corregir:")
+    # The summary links straight to the field to correct.
+    expect(summary.get_by_role("link", name="El CUI debe tener 13 dígitos.")).to_have_attribute(
+        "href", "#" + (member(page, 2).get_by_label("CUI (DPI)").get_attribute("id") or "")
+    )
     son_cui = member(page, 2).get_by_label("CUI (DPI)")
     expect(son_cui).to_be_focused()
     expect(son_cui).to_have_attribute("aria-invalid", "true")

@@ -10,10 +10,14 @@ from babel.messages.extract import DEFAULT_KEYWORDS, extract_from_dir
 from babel.messages.frontend import parse_mapping_cfg
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
+from flask import render_template
+from flask_babel import force_locale
 
 from sosep_migrantes.auth.models import User
 from sosep_migrantes.extensions import db
-from tests.factories import login, make_user
+from sosep_migrantes.referrals import pdf
+from tests.factories import login, make_arrival, make_family, make_user
+from tests.referrals.helpers import refer
 
 ROOT = Path(__file__).resolve().parents[2]
 TRANSLATIONS = ROOT / "sosep_migrantes" / "translations"
@@ -110,6 +114,17 @@ def test_validation_errors_are_in_english_when_english_is_chosen(app, ctx, clien
     assert "Check the highlighted fields: nothing has been saved yet." in html
     assert re.search(r"\d+ fields to correct\.", html)
     assert "Este campo es obligatorio." not in html
+
+
+def test_referral_slips_stay_in_spanish_for_an_english_speaking_user(app, ctx, monkeypatch):
+    user = make_user("reception", centre="FAG")
+    referral = refer(make_family(user, make_arrival(user)), user, priority="urgent")
+    monkeypatch.setattr(pdf, "render_pdf", lambda template, **context: render_template(template, **context))
+    with force_locale("en"):
+        html = pdf.render_slips([referral])
+        assert "Urgent" in str(referral.priority_label)  # the UI itself is in English here
+    assert "Mujer" in html and "Hombre" in html and "Urgente" in html
+    assert not re.search(r"\b(Female|Male|Urgent)\b", html)
 
 
 def test_the_english_catalogue_has_no_empty_or_fuzzy_entry():

@@ -7,7 +7,7 @@ from collections import Counter
 
 from sqlalchemy import select, text
 
-from sosep_migrantes.cases.models import FamilyUnit, Member
+from sosep_migrantes.cases.models import FamilyUnit
 from sosep_migrantes.catalogs.services import municipalities_per_department
 from sosep_migrantes.core.cui import check_cui
 from sosep_migrantes.core.timeutil import to_local
@@ -90,11 +90,9 @@ def test_demo_families_look_like_the_real_flow(app, ctx):
     assert set(sizes) <= set(range(2, 8)) and min(sizes) == 2 and max(sizes) == 7, sizes
     assert all(sum(m.is_head for m in f.members) == 1 for f in families)
 
-
-def test_every_generated_cui_passes_the_check(app, ctx):
-    run_demo(app, 150, 3)
+    # Every generated CUI passes the check: no demo family trips the warning staff would see.
     counts = municipalities_per_department()
-    cuis = db.session.scalars(select(Member.cui).where(Member.cui.is_not(None))).all()
-    assert len(cuis) > 100
+    cuis = [m.cui for f in families for m in f.members if m.cui]
+    assert len(cuis) > 300
     results = [check_cui(cui, counts) for cui in cuis]
     assert [r for r in results if r.error or r.warning] == []

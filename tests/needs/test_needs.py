@@ -175,7 +175,8 @@ def test_attended_without_delivered_by_shows_the_error_in_its_row_and_saves_noth
     # What was typed is still there.
     assert 'value="attended" selected' in kit_row and 'value="Kit adulto"' in kit_row
     assert 'value="identified" selected' in row_html(html, "FOOD")
-    assert html.count("Indique quién entregó o atendió.") == 1
+    checklist_table = html.split('id="needs-form"')[1]
+    assert checklist_table.count("Indique quién entregó o atendió.") == 1
     assert saved_needs() == []
 
 

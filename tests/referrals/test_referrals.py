@@ -250,6 +250,26 @@ def test_without_consent_no_referral_outside_sosep(ctx, client):
     assert referral.number == f"REF-FAG-{YEAR}-00001"
 
 
+def test_a_draft_cannot_be_sent_outside_sosep_once_consent_is_withdrawn(ctx, client):
+    user, _, family = setup_case()
+    to_oim = refer(family, user, "OIM")
+    to_sedes = refer(family, user, "SOSEP_SEDES")
+    oim_id, sedes_id = to_oim.id, to_sedes.id
+    family.consent_type = "refused"  # the family withdrew its consent after the drafts were written
+    family.consent_on = None
+    db.session.commit()
+    login(client, user)
+    response = client.post(f"/referrals/{oim_id}/status", data={"status": "sent"})
+    html = response.get_data(as_text=True)
+    assert response.status_code == 400
+    assert re.search(r'<p class="error" id="e-status">[^<]*no ha dado su consentimiento', html)
+    assert client.post(f"/referrals/{sedes_id}/status", data={"status": "sent"}).status_code == 302
+    db.session.expire_all()
+    assert db.session.get(Referral, oim_id).status == "draft"
+    assert db.session.get(Referral, sedes_id).status == "sent"
+    assert client.get(f"/referrals/{oim_id}/slip.pdf").status_code == 404
+
+
 # -- slip numbers -----------------------------------------------------------------------------------
 
 
