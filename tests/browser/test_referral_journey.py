@@ -48,7 +48,7 @@ def suggestion(page: Page, institution: str) -> Locator:
 
 def table_row(page: Page, first_cell: str) -> Locator:
     """The table row whose first cell starts with ``first_cell`` (a need's notes may follow its name)."""
-    return page.get_by_role("row").filter(has=page.locator("td:first-child", has_text=re.compile(f"^{first_cell}")))
+    return page.get_by_role("row").filter(has=page.locator("td:first-child", has_text=re.compile(f"^{re.escape(first_cell)}")))
 
 
 def fetch_pdf(page: Page, link: Locator) -> list[str]:
