@@ -67,6 +67,24 @@ def action_label(action: str) -> str:
     return str(label) if label is not None else action
 
 
+#: What kind of record an event is about, as shown on the audit log page; missing ones show their code.
+SUBJECT_LABELS = {
+    "arrival": _l("Llegada"),
+    "family": _l("Unidad familiar"),
+    "user": _l("Cuenta de usuario"),
+    "sede": _l("Sede"),
+    "catalogs": _l("Catálogos"),
+    "need": _l("Necesidad"),
+    "institution": _l("Institución"),
+    "referral": _l("Derivación"),
+}
+
+
+def subject_label(subject_type: str) -> str:
+    label = SUBJECT_LABELS.get(subject_type)
+    return str(label) if label is not None else subject_type
+
+
 def record(action: str, subject_type: str, subject_id: int | None, **details: Any) -> AuditEvent:
     """Add an audit event to the current session (the caller's transaction commits it)."""
     user_id = details.pop("actor_id", None)

@@ -40,6 +40,16 @@ class Priority(enum.StrEnum):
     URGENT = "urgent"
 
 
+#: What the button that moves a referral *to* a state says.
+REFERRAL_ACTION_LABELS = {
+    ReferralStatus.SENT: _l("Enviar"),
+    ReferralStatus.ACCEPTED: _l("Registrar que fue aceptada"),
+    ReferralStatus.REJECTED: _l("Registrar rechazo"),
+    ReferralStatus.ATTENDED: _l("Registrar que fue atendida"),
+    ReferralStatus.NOT_LOCATED: _l("No se localizó a la familia"),
+    ReferralStatus.CANCELLED: _l("Cancelar la derivación"),
+}
+
 PRIORITY_LABELS = {Priority.NORMAL: _l("Normal"), Priority.URGENT: _l("Urgente")}
 
 referral_members = Table(

@@ -17,7 +17,7 @@ from ..core.permissions import Permission, permission_required
 from ..extensions import db
 from ..reception.services import get_arrival
 from . import services
-from .models import PRIORITY_LABELS, REFERRAL_STATUS_LABELS, Referral
+from .models import PRIORITY_LABELS, REFERRAL_ACTION_LABELS, Referral
 from .pdf import render_slips
 from .schemas import ReferralSchema, TransitionSchema
 
@@ -71,7 +71,11 @@ def new_referral(family_id: int):
         db.session.rollback()
         return _form(family, values, exc.errors, 400)
     db.session.commit()
-    flash(_("Derivación %(number)s creada.", number=referral.number), "success")
+    if referral.status == "sent":
+        flash(_("Derivación %(number)s enviada. Imprima la boleta para la familia.", number=referral.number),
+              "success")
+    else:
+        flash(_("Derivación %(number)s guardada como borrador.", number=referral.number), "success")
     return redirect(url_for("referrals.detail", referral_id=referral.id))
 
 
@@ -79,7 +83,7 @@ def new_referral(family_id: int):
 @permission_required(Permission.CASE_VIEW)
 def detail(referral_id: int):
     referral = services.get_referral(current_user, referral_id) or abort(404)
-    return render_template("referrals/detail.html", referral=referral, status_labels=REFERRAL_STATUS_LABELS,
+    return render_template("referrals/detail.html", referral=referral, status_labels=REFERRAL_ACTION_LABELS,
                            transitions=services.allowed_transitions(referral), errors={}, values={})
 
 
@@ -95,7 +99,7 @@ def change_status(referral_id: int):
         db.session.rollback()
         referral = services.get_referral(current_user, referral_id) or abort(404)
         errors = flatten_errors(exc.messages) if isinstance(exc, ValidationError) else exc.errors
-        return render_template("referrals/detail.html", referral=referral, status_labels=REFERRAL_STATUS_LABELS,
+        return render_template("referrals/detail.html", referral=referral, status_labels=REFERRAL_ACTION_LABELS,
                                transitions=services.allowed_transitions(referral), errors=errors,
                                values=values), 400
     db.session.commit()

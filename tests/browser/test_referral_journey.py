@@ -31,6 +31,10 @@ REFERRAL_PNG = "/tmp/sosep-referral.png"  # noqa: S108
 OIM = "Organización Internacional para las Migraciones (OIM)"
 UNEMPLOYMENT = "Desempleo o falta de oportunidades económicas"
 STAFF = "Usuario reception"  # the full name make_user gives a reception user
+HOGARES = "SOSEP · Hogares Comunitarios"
+DORADOS = "SOSEP · Mis Años Dorados"
+#: The reason of the priority-territory rule, which the referral form takes as its reason.
+TERRITORY_REASON = "Reside en un municipio priorizado y migró por desempleo o reunificación familiar."
 
 HEAD = "Marta Lucía Domingo Sales"
 SON = "Brayan Josué Domingo Sales"
@@ -48,7 +52,13 @@ def suggestion(page: Page, institution: str) -> Locator:
 
 def table_row(page: Page, first_cell: str) -> Locator:
     """The table row whose first cell starts with ``first_cell`` (a need's notes may follow its name)."""
-    return page.get_by_role("row").filter(has=page.locator("td:first-child", has_text=re.compile(f"^{re.escape(first_cell)}")))
+    return page.get_by_role("row").filter(
+        has=page.locator("td:first-child", has_text=re.compile(f"^{re.escape(first_cell)}"))
+    )
+
+
+def checklist_row(page: Page, need: str) -> Locator:
+    return page.get_by_role("row").filter(has=page.get_by_role("rowheader", name=need, exact=True))
 
 
 def fetch_pdf(page: Page, link: Locator) -> list[str]:
@@ -125,14 +135,14 @@ def test_reception_refers_a_family_to_oim_and_prints_the_slip(app, page: Page) -
     # --- The case: the three members and the programme and institution suggestions -----------------
     expect(page.get_by_role("heading", name="3 integrantes")).to_be_visible()
     expect(page.get_by_text(UNEMPLOYMENT)).to_be_visible()
-    hogares = suggestion(page, "SOSEP · Hogares Comunitarios")
+    hogares = suggestion(page, HOGARES)
     expect(hogares).to_contain_text(f"Niñas y niños de 6 meses a menos de 7 años: {SON}.")
     expect(hogares).not_to_contain_text(GRANDMOTHER)
-    dorados = suggestion(page, "SOSEP · Mis Años Dorados")
+    dorados = suggestion(page, DORADOS)
     expect(dorados).to_contain_text(f"Personas de 60 años o más: {GRANDMOTHER}.")
     expect(dorados).not_to_contain_text(SON)
     oim = suggestion(page, OIM)
-    expect(oim).to_contain_text("Reside en un municipio priorizado y migró por desempleo o reunificación familiar.")
+    expect(oim).to_contain_text(TERRITORY_REASON)
     expect(oim.get_by_text("Prioritaria")).to_have_count(0)  # no protection cause: not urgent
     expect(page.get_by_text("Sin necesidades registradas.")).to_be_visible()
     expect(page.get_by_text("Sin derivaciones.")).to_be_visible()
@@ -141,10 +151,10 @@ def test_reception_refers_a_family_to_oim_and_prints_the_slip(app, page: Page) -
     page.get_by_role("link", name="Registrar necesidades y servicios").click()
     expect(page.get_by_role("heading", name=f"Necesidades y servicios · {case_number}")).to_be_visible()
     expect(page.get_by_label("Entregado o atendido por")).to_have_value(STAFF)
-    food = page.get_by_role("row").filter(has=page.get_by_role("rowheader", name="Alimentación", exact=True))
-    food.get_by_label("Alimentación").select_option(label="Entregada / atendida")
+    food = checklist_row(page, "Alimentación")
+    food.get_by_label("Alimentación").select_option(label="Atendida en el centro")
     food.get_by_label("Cantidad").fill("3")
-    legal = page.get_by_role("row").filter(has=page.get_by_role("rowheader", name="Asesoría legal", exact=True))
+    legal = checklist_row(page, "Asesoría legal")
     legal.get_by_label("Asesoría legal").select_option(label="Identificada")
     legal.get_by_label("Notas").fill("Consulta sobre documentos de los niños.")
     full_page_screenshot(page, NEEDS_PNG)
@@ -176,12 +186,11 @@ def test_reception_refers_a_family_to_oim_and_prints_the_slip(app, page: Page) -
     expect(page.get_by_role("checkbox", name=re.compile(f"^{SON} "))).to_have_accessible_name(
         f"{SON} (3 años, Hijo)"
     )
-    expect(page.get_by_label("Motivo de la derivación")).to_have_value(
-        "Reside en un municipio priorizado y migró por desempleo o reunificación familiar."
-    )
+    expect(page.get_by_label("Motivo de la derivación")).to_have_value(TERRITORY_REASON)
     covered = page.get_by_role("group", name="Necesidades que cubre")
-    expect(covered.get_by_role("checkbox", name="Asesoría legal")).to_be_checked()  # pending, and OIM serves it
-    expect(covered.get_by_role("checkbox", name="Alimentación", exact=True)).not_to_be_checked()  # delivered
+    # Legal advice is pending and OIM serves it; the food was delivered at the centre.
+    expect(covered.get_by_role("checkbox", name="Asesoría legal")).to_be_checked()
+    expect(covered.get_by_role("checkbox", name="Alimentación", exact=True)).not_to_be_checked()
     expect(covered.get_by_role("checkbox", checked=True)).to_have_count(1)
     full_page_screenshot(page, REFERRAL_PNG)
     page.get_by_role("button", name="Crear y enviar").click()
@@ -190,7 +199,7 @@ def test_reception_refers_a_family_to_oim_and_prints_the_slip(app, page: Page) -
     heading = page.get_by_role("heading", name=re.compile(r"^Derivación REF-FAG-\d{4}-\d{5}"))
     expect(heading).to_contain_text("Enviada")
     number = re.search(r"REF-FAG-\d{4}-\d{5}", heading.inner_text()).group(0)
-    expect(page.get_by_text(f"Derivación {number} creada.")).to_be_visible()
+    expect(page.get_by_text(f"Derivación {number} enviada. Imprima la boleta para la familia.")).to_be_visible()
     summary = page.locator("dl.summary")
     expect(summary).to_contain_text(OIM)
     expect(summary).to_contain_text(f"{HEAD}, {SON}, {GRANDMOTHER}")
@@ -217,7 +226,7 @@ def test_reception_refers_a_family_to_oim_and_prints_the_slip(app, page: Page) -
     expect(table_row(page, "Asesoría legal")).to_contain_text("Derivada")
     expect(suggestion(page, OIM)).to_contain_text("(ya derivada)")
     expect(suggestion(page, OIM).get_by_role("link", name="Derivar")).to_have_count(0)
-    expect(suggestion(page, "SOSEP · Hogares Comunitarios").get_by_role("link", name="Derivar")).to_be_visible()
+    expect(suggestion(page, HOGARES).get_by_role("link", name="Derivar")).to_be_visible()
     full_page_screenshot(page, CASE_PNG)
 
     # --- The arrival: every slip of the flight in one PDF (here, the one) --------------------------
@@ -240,8 +249,10 @@ def test_family_without_consent_cannot_be_referred_to_oim(app, page: Page) -> No
             consent_type="refused",
             consent_on=None,
             migration_reasons=["UNEMPLOYMENT"],
-            members=[member_data("Juana", "Ixcoy Tomás", age=29),
-                     member_data("Pedro", "Ixcoy Tomás", sex="M", relationship="SON", age=5)],
+            members=[
+                member_data("Juana", "Ixcoy Tomás", age=29),
+                member_data("Pedro", "Ixcoy Tomás", sex="M", relationship="SON", age=5),
+            ],
         )
         family_id, case_number = family.id, family.case_number
 
@@ -253,12 +264,13 @@ def test_family_without_consent_cannot_be_referred_to_oim(app, page: Page) -> No
     oim = suggestion(page, OIM)
     expect(oim).to_contain_text("(Consentimiento: No otorgado)")
     expect(oim.get_by_role("link", name="Derivar")).to_have_count(0)
-    expect(suggestion(page, "SOSEP · Hogares Comunitarios").get_by_role("link", name="Derivar")).to_be_visible()
+    expect(suggestion(page, HOGARES).get_by_role("link", name="Derivar")).to_be_visible()
     page.get_by_role("link", name="Nueva derivación").click()
 
     expect(page.get_by_role("heading", name=f"Nueva derivación · {case_number}")).to_be_visible()
     expect(page.get_by_role("note")).to_have_text(
-        "La familia no dio su consentimiento para compartir datos: solo puede derivarse a programas de la SOSEP."
+        "La familia no dio su consentimiento para compartir datos: "
+        "solo puede derivarse a programas de la SOSEP."
     )
     page.get_by_label("Institución").select_option(label=OIM)
     page.get_by_role("checkbox", name=re.compile("^Juana Ixcoy Tomás ")).check()
@@ -270,7 +282,8 @@ def test_family_without_consent_cannot_be_referred_to_oim(app, page: Page) -> No
         "La familia no ha dado su consentimiento para compartir sus datos: no se puede derivar a una "
         "institución fuera de la SOSEP. Registre el consentimiento en el caso primero."
     )
-    expect(page.get_by_role("alert")).to_contain_text("Revise los campos marcados: no se guardó nada todavía.")
+    summary = page.get_by_role("alert")
+    expect(summary).to_contain_text("Revise los campos marcados: no se guardó nada todavía.")
     institution = page.get_by_label("Institución")
     expect(institution).to_have_attribute("aria-invalid", "true")
     expect(institution).to_have_accessible_description(message)

@@ -112,7 +112,7 @@ def test_validation_errors_are_in_english_when_english_is_chosen(app, ctx, clien
     assert _html_lang(html) == "en"
     assert 'id="e-arrived_at">This field is required.</p>' in html
     assert "Check the highlighted fields: nothing has been saved yet." in html
-    assert re.search(r"\d+ fields to correct\.", html)
+    assert re.search(r"\d+ fields to correct", html)
     assert "Este campo es obligatorio." not in html
 
 
