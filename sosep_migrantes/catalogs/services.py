@@ -164,7 +164,8 @@ def all_municipalities() -> Sequence[Municipality]:
 def find_municipality(value: str | int) -> Municipality | None:
     """A municipality by INE code (``1301``) or by the label staff type (``Cuilco, Huehuetenango``).
 
-    A bare name is accepted when it is unique in the country ("Nebaj" but not "San Pedro").
+    A bare name is accepted when it is unique in the country ("Santa María Nebaj" or "Cuilco", but not
+    "San Pedro Sacatepéquez", which exists in Guatemala and in San Marcos).
     """
     text = str(value).strip()
     if text.isdigit():
