@@ -14,19 +14,19 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from flask_migrate import upgrade  # noqa: E402
-from sqlalchemy import select  # noqa: E402
+from flask_migrate import upgrade
+from sqlalchemy import select
 
-from sosep_migrantes import create_app  # noqa: E402
-from sosep_migrantes.auth.services import create_user  # noqa: E402
-from sosep_migrantes.cases.models import FamilyUnit  # noqa: E402
-from sosep_migrantes.catalogs.models import Institution  # noqa: E402
-from sosep_migrantes.catalogs.services import by_code, load_catalogs  # noqa: E402
-from sosep_migrantes.demo.generator import DemoGenerator  # noqa: E402
-from sosep_migrantes.extensions import db  # noqa: E402
-from sosep_migrantes.referrals.models import Referral  # noqa: E402
-from sosep_migrantes.referrals.pdf import render_slips  # noqa: E402
-from sosep_migrantes.referrals.services import create_referral  # noqa: E402
+from sosep_migrantes import create_app
+from sosep_migrantes.auth.services import create_user
+from sosep_migrantes.cases.models import FamilyUnit
+from sosep_migrantes.catalogs.models import Institution
+from sosep_migrantes.catalogs.services import by_code, load_catalogs
+from sosep_migrantes.demo.generator import DemoGenerator
+from sosep_migrantes.extensions import db
+from sosep_migrantes.referrals.models import Referral
+from sosep_migrantes.referrals.pdf import render_slips
+from sosep_migrantes.referrals.services import create_referral
 
 FAMILIES = 56
 
@@ -46,8 +46,14 @@ def main() -> None:
         with app.test_request_context():
             upgrade()
             load_catalogs()
-            user = create_user({"username": "bench", "full_name": "Bench", "role": "coordinator",
-                                "password": "bench-password"})
+            user = create_user(
+                {
+                    "username": "bench",
+                    "full_name": "Bench",
+                    "role": "coordinator",
+                    "password": "bench-password",
+                }
+            )
             import datetime as dt
 
             generator = DemoGenerator(seed=56, until=dt.date(2026, 11, 20))
@@ -57,8 +63,16 @@ def main() -> None:
             oim.address, oim.phone = "Ciudad de Guatemala", "2222-0000"
             for family in db.session.scalars(select(FamilyUnit)):
                 family.consent_type, family.consent_on = "written", dt.date(2026, 11, 20)
-                create_referral(family, {"institution": oim, "member_ids": [m.id for m in family.members],
-                                         "reason": "Reintegración y protección", "send": True}, user)
+                create_referral(
+                    family,
+                    {
+                        "institution": oim,
+                        "member_ids": [m.id for m in family.members],
+                        "reason": "Reintegración y protección",
+                        "send": True,
+                    },
+                    user,
+                )
             db.session.commit()
             referrals = db.session.scalars(select(Referral).order_by(Referral.id)).all()
             assert len(referrals) == FAMILIES
@@ -66,12 +80,18 @@ def main() -> None:
             render_slips(referrals[:1])  # warm up: fonts, templates
             single = timed(lambda: render_slips(referrals[:1]), 10)
             flight = timed(lambda: render_slips(referrals), 3)
-            pages = len(__import__("pypdf").PdfReader(__import__("io").BytesIO(render_slips(referrals))).pages)
+            pages = len(
+                __import__("pypdf").PdfReader(__import__("io").BytesIO(render_slips(referrals))).pages
+            )
 
-    print(f"one slip: median {statistics.median(single) * 1000:.0f} ms, max {max(single) * 1000:.0f} ms "
-          f"(target <= 400 ms)")
-    print(f"arrival of {FAMILIES} referrals ({pages} pages): median {statistics.median(flight):.2f} s, "
-          f"max {max(flight):.2f} s (target <= 3 s)")
+    print(
+        f"one slip: median {statistics.median(single) * 1000:.0f} ms, max {max(single) * 1000:.0f} ms "
+        f"(target <= 400 ms)"
+    )
+    print(
+        f"arrival of {FAMILIES} referrals ({pages} pages): median {statistics.median(flight):.2f} s, "
+        f"max {max(flight):.2f} s (target <= 3 s)"
+    )
 
 
 if __name__ == "__main__":

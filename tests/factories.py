@@ -21,8 +21,14 @@ PASSWORD = "correct-horse-battery"
 _counter = itertools.count(1)
 
 
-def make_user(role: str = "reception", *, centre: str | None = None, sede: str | None = None,
-              username: str | None = None, password: str = PASSWORD) -> User:
+def make_user(
+    role: str = "reception",
+    *,
+    centre: str | None = None,
+    sede: str | None = None,
+    username: str | None = None,
+    password: str = PASSWORD,
+) -> User:
     if role == "reception" and centre is None:
         centre = "FAG"
     user = auth_services.create_user(
@@ -39,8 +45,14 @@ def make_user(role: str = "reception", *, centre: str | None = None, sede: str |
     return user
 
 
-def make_arrival(user: User, *, centre: str = "FAG", when: dt.datetime | None = None, mode: str = "air",
-                 country: str = "US") -> Arrival:
+def make_arrival(
+    user: User,
+    *,
+    centre: str = "FAG",
+    when: dt.datetime | None = None,
+    mode: str = "air",
+    country: str = "US",
+) -> Arrival:
     arrival = create_arrival(
         {
             "centre": centre,
@@ -56,17 +68,30 @@ def make_arrival(user: User, *, centre: str = "FAG", when: dt.datetime | None = 
     return arrival
 
 
-def member(given: str = "María", surnames: str = "López Pérez", *, sex: str = "F", relationship: str = "HEAD",
-           age: int | None = 34, **extra: Any) -> dict[str, Any]:
-    data: dict[str, Any] = {"given_names": given, "surnames": surnames, "sex": sex, "relationship": relationship}
+def member(
+    given: str = "María",
+    surnames: str = "López Pérez",
+    *,
+    sex: str = "F",
+    relationship: str = "HEAD",
+    age: int | None = 34,
+    **extra: Any,
+) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "given_names": given,
+        "surnames": surnames,
+        "sex": sex,
+        "relationship": relationship,
+    }
     if age is not None:
         data["estimated_age"] = age
     data.update(extra)
     return data
 
 
-def family_payload(*, municipality: str | int = "Cuilco, Huehuetenango", members: list[dict] | None = None,
-                   **extra: Any) -> dict[str, Any]:
+def family_payload(
+    *, municipality: str | int = "Cuilco, Huehuetenango", members: list[dict] | None = None, **extra: Any
+) -> dict[str, Any]:
     data: dict[str, Any] = {
         "destination_municipality": municipality,
         "consent_type": "written",

@@ -22,7 +22,9 @@ users_cli = AppGroup("users", help="Gestionar cuentas de usuario.")
 @click.option("--centre", help="Código del centro (FAG, LA_AURORA, TECUN_UMAN) para recepción.")
 @click.option("--sede", help="Código de la sede (p. ej. HUEHUETENANGO) para usuarios de sede.")
 @click.option("--full-name", default=None, help="Nombre completo (por defecto, el nombre de usuario).")
-def create_user_command(username: str, role: str, centre: str | None, sede: str | None, full_name: str | None):
+def create_user_command(
+    username: str, role: str, centre: str | None, sede: str | None, full_name: str | None
+):
     """Create a user; the password is read from standard input (one line)."""
     if sys.stdin.isatty():
         password = click.prompt("Contraseña", hide_input=True, confirmation_prompt=True)

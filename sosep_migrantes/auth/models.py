@@ -17,6 +17,13 @@ from ..db import Base, created_at_col, intpk
 _hasher = PasswordHasher()
 
 
+def verify_password(password_hash: str, password: str) -> bool:
+    try:
+        return _hasher.verify(password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
 class User(UserMixin, Base):
     __tablename__ = "users"
     __table_args__ = (
@@ -50,10 +57,7 @@ class User(UserMixin, Base):
         self.password_hash = _hasher.hash(password)
 
     def check_password(self, password: str) -> bool:
-        try:
-            return _hasher.verify(self.password_hash, password)
-        except (VerificationError, InvalidHashError):
-            return False
+        return verify_password(self.password_hash, password)
 
     def can(self, permission: Permission) -> bool:
         return role_has(self.role, permission)

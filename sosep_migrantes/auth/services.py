@@ -13,7 +13,7 @@ from ..core import audit
 from ..core.permissions import Role
 from ..db import utcnow
 from ..extensions import db
-from .models import User, _hasher
+from .models import User, _hasher, verify_password
 
 # Verifying against a dummy hash when the user does not exist keeps the timing the same,
 # so the login form does not reveal which usernames exist.
@@ -29,10 +29,7 @@ class UserError(ValueError):
 def authenticate(username: str, password: str) -> User | None:
     user = db.session.scalar(select(User).where(User.username == username.strip().lower()))
     if user is None:
-        try:
-            _hasher.verify(_DUMMY_HASH, password + "x")
-        except Exception:  # noqa: BLE001,S110 - a mismatch is the expected outcome
-            pass
+        verify_password(_DUMMY_HASH, password)
         return None
     if not user.check_password(password) or not user.is_active:
         return None
@@ -46,9 +43,14 @@ def list_users() -> Sequence[User]:
 
 
 def count_admins() -> int:
-    return db.session.scalar(
-        select(func.count()).select_from(User).where(User.role == Role.ADMIN, User.is_active_account.is_(True))
-    ) or 0
+    return (
+        db.session.scalar(
+            select(func.count())
+            .select_from(User)
+            .where(User.role == Role.ADMIN, User.is_active_account.is_(True))
+        )
+        or 0
+    )
 
 
 def _bind(user: User, data: dict[str, Any]) -> None:
@@ -113,8 +115,12 @@ def system_user() -> User:
 
     user = db.session.scalar(select(User).where(User.username == SYSTEM_USERNAME))
     if user is None:
-        user = User(username=SYSTEM_USERNAME, full_name="Sistema", role=Role.COORDINATOR.value,
-                    is_active_account=False)
+        user = User(
+            username=SYSTEM_USERNAME,
+            full_name="Sistema",
+            role=Role.COORDINATOR.value,
+            is_active_account=False,
+        )
         user.set_password(secrets.token_urlsafe(32))
         db.session.add(user)
         db.session.flush()

@@ -85,9 +85,7 @@ class FamilyUnit(Base):
     __tablename__ = "family_units"
     __table_args__ = (
         UniqueConstraint("centre_id", "case_year", "case_seq", name="uq_family_units_case"),
-        CheckConstraint(
-            "consent_type IN ('written', 'verbal_witness', 'refused')", name="consent_type"
-        ),
+        CheckConstraint("consent_type IN ('written', 'verbal_witness', 'refused')", name="consent_type"),
         Index("ix_family_units_status", "status"),
     )
 
@@ -186,7 +184,9 @@ class Member(Base):
     relationship_to_head: Mapped[FamilyRelationship] = relationship(lazy="joined")
     document_type: Mapped[DocumentType | None] = relationship(lazy="joined")
     pueblo: Mapped[Pueblo | None] = relationship(lazy="joined")
-    languages: Mapped[list[Language]] = relationship(secondary=member_languages, order_by="Language.sort_order")
+    languages: Mapped[list[Language]] = relationship(
+        secondary=member_languages, order_by="Language.sort_order"
+    )
 
     @property
     def full_name(self) -> str:

@@ -32,7 +32,9 @@ def scope_clause(user: User):
     if role is Role.RECEPTION:
         return FamilyUnit.centre_id == user.centre_id
     if role is Role.SEDE:
-        covered = select(sede_municipalities.c.municipality_id).where(sede_municipalities.c.sede_id == user.sede_id)
+        covered = select(sede_municipalities.c.municipality_id).where(
+            sede_municipalities.c.sede_id == user.sede_id
+        )
         return FamilyUnit.destination_municipality_id.in_(covered)
     return false()
 

@@ -148,10 +148,15 @@ class FamilyUnitSchema(Schema):
         if consent == ConsentType.VERBAL_WITNESS and not data.get("consent_witness"):
             errors["consent_witness"] = str(_l("El consentimiento verbal requiere el nombre del testigo."))
         members = data.get("members") or []
-        heads = [m for m in members if isinstance(m, dict) and getattr(m.get("relationship"), "code", "") == "HEAD"]
+        heads = [
+            m for m in members if isinstance(m, dict) and getattr(m.get("relationship"), "code", "") == "HEAD"
+        ]
         if members and len(heads) != 1:
             errors["members_summary"] = str(
-                _l("La unidad familiar debe tener exactamente un(a) jefe(a) de familia; hay %(n)d.", n=len(heads))
+                _l(
+                    "La unidad familiar debe tener exactamente un(a) jefe(a) de familia; hay %(n)d.",
+                    n=len(heads),
+                )
             )
         raise_if(errors)
 

@@ -102,7 +102,11 @@ def register_family(arrival: Arrival, data: dict[str, Any], user: User) -> Famil
     db.session.add(family)
     db.session.flush()
     audit.record(
-        "family:create", "family", family.id, arrival_id=arrival.id, members=[m.id for m in family.members],
+        "family:create",
+        "family",
+        family.id,
+        arrival_id=arrival.id,
+        members=[m.id for m in family.members],
         actor_id=user.id,
     )
     return family
@@ -136,7 +140,9 @@ def update_family(family: FamilyUnit, data: dict[str, Any], user: User) -> Famil
         raise EditConflict(-1) from exc
     after = _snapshot(family)
     changed = sorted(k for k in after if after[k] != before.get(k))
-    audit.record("family:update", "family", family.id, changed=changed, version=family.version, actor_id=user.id)
+    audit.record(
+        "family:update", "family", family.id, changed=changed, version=family.version, actor_id=user.id
+    )
     return family
 
 
@@ -148,8 +154,11 @@ def _snapshot(family: FamilyUnit) -> dict[str, Any]:
     snap["protection_causes"] = sorted(c.id for c in family.protection_causes)
     for member in family.members:
         key = f"member:{member.id}"
-        snap[key] = tuple(str(getattr(member, f)) for f in MEMBER_FIELDS) + (
-            member.relationship_id if member.relationship_to_head is None else member.relationship_to_head.id,
-            member.pueblo_id, member.document_type_id, tuple(sorted(lang.id for lang in member.languages)),
+        snap[key] = (
+            *(str(getattr(member, f)) for f in MEMBER_FIELDS),
+            member.relationship_to_head.id if member.relationship_to_head else None,
+            member.pueblo_id,
+            member.document_type_id,
+            tuple(sorted(lang.id for lang in member.languages)),
         )
     return snap

@@ -107,7 +107,12 @@ def detail(family_id: int):
 
 def _edit_form(family, values: dict, errors: dict, status: int = 200, conflict: list | None = None):
     return render_template(
-        "cases/edit.html", family=family, values=values, errors=errors, conflict=conflict, choices=form_choices()
+        "cases/edit.html",
+        family=family,
+        values=values,
+        errors=errors,
+        conflict=conflict,
+        choices=form_choices(),
     ), status
 
 

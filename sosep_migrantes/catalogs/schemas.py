@@ -8,7 +8,9 @@ from marshmallow import EXCLUDE, Schema, fields, validate
 from ..core.schema import REQUIRED, CatalogCode, boolean, choice, text
 from .models import InstitutionKind, Need
 
-CODE = validate.Regexp(r"^[A-Z][A-Z0-9_]{1,39}$", error=_l("Use de 2 a 40 mayúsculas sin tildes, números o guion bajo."))
+CODE = validate.Regexp(
+    r"^[A-Z][A-Z0-9_]{1,39}$", error=_l("Use de 2 a 40 mayúsculas sin tildes, números o guion bajo.")
+)
 
 
 class InstitutionSchema(Schema):

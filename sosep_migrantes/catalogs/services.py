@@ -43,28 +43,40 @@ def load_catalogs() -> dict[str, int]:
     added: dict[str, int] = {}
 
     departments = {d.id for d in db.session.scalars(select(Department))}
-    new = [Department(id=int(r["code"]), name=r["name"]) for r in _rows("departments.csv")
-           if int(r["code"]) not in departments]
+    new = [
+        Department(id=int(r["code"]), name=r["name"])
+        for r in _rows("departments.csv")
+        if int(r["code"]) not in departments
+    ]
     db.session.add_all(new)
     added["departments"] = len(new)
     db.session.flush()
 
     municipalities = set(db.session.scalars(select(Municipality.id)))
-    new = [Municipality(id=int(r["code"]), department_id=int(r["department_code"]), name=r["name"])
-           for r in _rows("municipalities.csv") if int(r["code"]) not in municipalities]
+    new = [
+        Municipality(id=int(r["code"]), department_id=int(r["department_code"]), name=r["name"])
+        for r in _rows("municipalities.csv")
+        if int(r["code"]) not in municipalities
+    ]
     db.session.add_all(new)
     added["municipalities"] = len(new)
     db.session.flush()
 
     centres = set(db.session.scalars(select(Centre.code)))
-    new = [Centre(code=r["code"], name=r["name"], mode=r["mode"], municipality_id=int(r["municipality_code"]))
-           for r in _rows("centres.csv") if r["code"] not in centres]
+    new = [
+        Centre(code=r["code"], name=r["name"], mode=r["mode"], municipality_id=int(r["municipality_code"]))
+        for r in _rows("centres.csv")
+        if r["code"] not in centres
+    ]
     db.session.add_all(new)
     added["centres"] = len(new)
 
     sedes = {s.code: s for s in db.session.scalars(select(Sede))}
-    new_sedes = [Sede(code=r["code"], name=r["name"], department_id=int(r["department_code"]))
-                 for r in _rows("sedes.csv") if r["code"] not in sedes]
+    new_sedes = [
+        Sede(code=r["code"], name=r["name"], department_id=int(r["department_code"]))
+        for r in _rows("sedes.csv")
+        if r["code"] not in sedes
+    ]
     db.session.add_all(new_sedes)
     added["sedes"] = len(new_sedes)
     db.session.flush()
@@ -83,8 +95,11 @@ def load_catalogs() -> dict[str, int]:
 
     for filename, model in SIMPLE_CATALOGS.items():
         existing = set(db.session.scalars(select(model.code)))
-        new = [model(code=r["code"], name_es=r["name_es"], name_en=r["name_en"], sort_order=int(r["sort_order"]))
-               for r in _rows(filename) if r["code"] not in existing]
+        new = [
+            model(code=r["code"], name_es=r["name_es"], name_en=r["name_en"], sort_order=int(r["sort_order"]))
+            for r in _rows(filename)
+            if r["code"] not in existing
+        ]
         db.session.add_all(new)
         added[model.__tablename__] = len(new)
     db.session.flush()
@@ -102,8 +117,13 @@ def _load_institutions() -> int:
         links.setdefault(row["institution_code"], []).append(needs[row["need_code"]])
     new = [
         Institution(
-            code=r["code"], name_es=r["name_es"], name_en=r["name_en"], kind=r["kind"],
-            is_sosep=r["is_sosep"] == "1", sort_order=int(r["sort_order"]), needs=links.get(r["code"], []),
+            code=r["code"],
+            name_es=r["name_es"],
+            name_en=r["name_en"],
+            kind=r["kind"],
+            is_sosep=r["is_sosep"] == "1",
+            sort_order=int(r["sort_order"]),
+            needs=links.get(r["code"], []),
         )
         for r in _rows("institutions.csv")
         if r["code"] not in existing
@@ -198,7 +218,9 @@ def sede_for_municipality(municipality_id: int) -> Sede | None:
 def sede_names_by_municipality() -> dict[int, str]:
     """Which sede covers each municipality, for the hint shown while typing a destination."""
     rows = db.session.execute(
-        select(sede_municipalities.c.municipality_id, Sede.name).join(Sede, Sede.id == sede_municipalities.c.sede_id)
+        select(sede_municipalities.c.municipality_id, Sede.name).join(
+            Sede, Sede.id == sede_municipalities.c.sede_id
+        )
     )
     return {municipality_id: name for municipality_id, name in rows}
 
@@ -217,14 +239,18 @@ def set_sede_coverage(sede: Sede, municipality_ids: Sequence[int]) -> list[int]:
     Returns the ids that moved from another sede, so the admin can be told.
     """
     wanted = set(municipality_ids)
-    moved = list(db.session.scalars(
-        select(sede_municipalities.c.municipality_id).where(
-            sede_municipalities.c.municipality_id.in_(wanted), sede_municipalities.c.sede_id != sede.id
+    moved = list(
+        db.session.scalars(
+            select(sede_municipalities.c.municipality_id).where(
+                sede_municipalities.c.municipality_id.in_(wanted), sede_municipalities.c.sede_id != sede.id
+            )
         )
-    ))
-    db.session.execute(sede_municipalities.delete().where(
-        (sede_municipalities.c.sede_id == sede.id) | sede_municipalities.c.municipality_id.in_(wanted)
-    ))
+    )
+    db.session.execute(
+        sede_municipalities.delete().where(
+            (sede_municipalities.c.sede_id == sede.id) | sede_municipalities.c.municipality_id.in_(wanted)
+        )
+    )
     if wanted:
         db.session.execute(
             sede_municipalities.insert(), [{"sede_id": sede.id, "municipality_id": m} for m in sorted(wanted)]
@@ -260,8 +286,18 @@ def save_institution(institution: Institution | None, data: dict) -> Institution
     if institution is None:
         institution = Institution(sort_order=1000)
         db.session.add(institution)
-    for field in ("code", "name_es", "name_en", "kind", "is_sosep", "address", "phone", "email", "contact_person",
-                  "is_active"):
+    for field in (
+        "code",
+        "name_es",
+        "name_en",
+        "kind",
+        "is_sosep",
+        "address",
+        "phone",
+        "email",
+        "contact_person",
+        "is_active",
+    ):
         setattr(institution, field, data.get(field))
     institution.needs = list(data.get("needs") or [])
     db.session.flush()

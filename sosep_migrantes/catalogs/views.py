@@ -57,8 +57,12 @@ def sede_coverage(sede_id: int):
 
 def _institution_form(institution, values: dict, errors: dict, status: int = 200):
     return render_template(
-        "catalogs/institution_form.html", institution=institution, values=values, errors=errors,
-        kinds=INSTITUTION_KIND_LABELS, needs=services.all_needs(),
+        "catalogs/institution_form.html",
+        institution=institution,
+        values=values,
+        errors=errors,
+        kinds=INSTITUTION_KIND_LABELS,
+        needs=services.all_needs(),
     ), status
 
 
@@ -76,9 +80,21 @@ def institution(institution_id: int | None):
     if request.method == "GET":
         if institution is None:
             return _institution_form(None, {"is_active": True, "kind": "ngo"}, {})
-        values = {f: getattr(institution, f) for f in (
-            "code", "name_es", "name_en", "kind", "is_sosep", "address", "phone", "email", "contact_person",
-            "is_active")}
+        values = {
+            f: getattr(institution, f)
+            for f in (
+                "code",
+                "name_es",
+                "name_en",
+                "kind",
+                "is_sosep",
+                "address",
+                "phone",
+                "email",
+                "contact_person",
+                "is_active",
+            )
+        }
         values["needs"] = [n.code for n in institution.needs]
         return _institution_form(institution, values, {})
     values = form_to_data(request.form, multi=("needs",))
@@ -111,7 +127,9 @@ def needs():
             db.session.commit()
             flash(_("Necesidad %(code)s agregada.", code=need.code), "success")
             return redirect(url_for("catalogs.needs"))
-    return render_template("catalogs/needs.html", needs=services.all_needs(), values=values, errors=errors), status
+    return render_template(
+        "catalogs/needs.html", needs=services.all_needs(), values=values, errors=errors
+    ), status
 
 
 @bp.post("/needs/<int:need_id>/toggle")

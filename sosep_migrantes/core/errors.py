@@ -34,7 +34,9 @@ def wants_json() -> bool:
     if request.path.startswith("/api/"):
         return True
     best = request.accept_mimetypes.best_match(["text/html", "application/json"])
-    return best == "application/json" and request.accept_mimetypes[best] > request.accept_mimetypes["text/html"]
+    return (
+        best == "application/json" and request.accept_mimetypes[best] > request.accept_mimetypes["text/html"]
+    )
 
 
 def _respond(code: int, message: str):
@@ -46,7 +48,9 @@ def _respond(code: int, message: str):
 def init_app(app: Flask) -> None:
     @app.errorhandler(CSRFError)
     def csrf_error(error: CSRFError):
-        return _respond(400, _("El formulario caducó o no es válido. Vuelva a cargar la página e inténtelo de nuevo."))
+        return _respond(
+            400, _("El formulario caducó o no es válido. Vuelva a cargar la página e inténtelo de nuevo.")
+        )
 
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException):

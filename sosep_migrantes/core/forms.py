@@ -17,7 +17,11 @@ _ROW_KEY = re.compile(r"^(?P<list>[a-z_]+)-(?P<index>\d+)-(?P<field>[a-z_]+)$")
 
 
 def form_to_data(
-    form: MultiDict, *, multi: Iterable[str] = (), lists: Iterable[str] = (), skip: Iterable[str] = ("csrf_token",)
+    form: MultiDict,
+    *,
+    multi: Iterable[str] = (),
+    lists: Iterable[str] = (),
+    skip: Iterable[str] = ("csrf_token",),
 ) -> dict[str, Any]:
     """Nested data from a flat form; empty inputs are left out so schema defaults apply.
 

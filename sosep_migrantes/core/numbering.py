@@ -38,7 +38,9 @@ def next_number(kind: str, centre_id: int, year: int) -> int:
     )
     return db.session.execute(
         update(NumberSequence)
-        .where(NumberSequence.kind == kind, NumberSequence.centre_id == centre_id, NumberSequence.year == year)
+        .where(
+            NumberSequence.kind == kind, NumberSequence.centre_id == centre_id, NumberSequence.year == year
+        )
         .values(last_value=NumberSequence.last_value + 1)
         .returning(NumberSequence.last_value)
     ).scalar_one()

@@ -13,7 +13,6 @@ from .audit import action_label, subject_label
 from .permissions import Permission
 from .timeutil import to_local
 
-
 #: Day first and a four-digit year in every language: 03/04/26 is read three ways at a busy desk.
 DATE_PATTERN = "dd/MM/yyyy"
 DATETIME_PATTERN = "dd/MM/yyyy HH:mm"

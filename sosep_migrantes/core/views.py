@@ -46,8 +46,10 @@ def audit_log():
     events = db.session.scalars(
         select(AuditEvent).order_by(AuditEvent.id.desc()).limit(per_page + 1).offset((page - 1) * per_page)
     ).all()
-    users = {u.id: u for u in db.session.scalars(
-        select(User).where(User.id.in_({e.user_id for e in events if e.user_id}))
-    )}
-    return render_template("audit.html", events=events[:per_page], users=users, page=page,
-                           has_next=len(events) > per_page)
+    users = {
+        u.id: u
+        for u in db.session.scalars(select(User).where(User.id.in_({e.user_id for e in events if e.user_id})))
+    }
+    return render_template(
+        "audit.html", events=events[:per_page], users=users, page=page, has_next=len(events) > per_page
+    )

@@ -16,8 +16,12 @@ from .generator import DemoGenerator
 @click.command("demo-data")
 @click.option("--families", default=200, show_default=True, type=click.IntRange(1, 100_000))
 @click.option("--seed", default=1, show_default=True, type=int)
-@click.option("--until", type=click.DateTime(["%Y-%m-%d"]), default=None,
-              help="Última fecha de llegada (por defecto, hoy); las llegadas cubren los 90 días anteriores.")
+@click.option(
+    "--until",
+    type=click.DateTime(["%Y-%m-%d"]),
+    default=None,
+    help="Última fecha de llegada (por defecto, hoy); las llegadas cubren los 90 días anteriores.",
+)
 @with_appcontext
 def demo_data_command(families: int, seed: int, until: dt.datetime | None) -> None:
     """Create synthetic arrivals and family units (deterministic for a seed)."""

@@ -32,27 +32,134 @@ from ..reception.services import create_arrival
 from ..referrals.services import create_referral, suggestions_for
 
 FEMALE = (
-    "María", "Ana", "Rosa", "Juana", "Marta", "Sandra", "Lucía", "Catarina", "Micaela", "Petrona", "Elena",
-    "Sofía", "Andrea", "Yesenia", "Dulce María", "Brenda", "Gladys", "Rosaura", "Floridalma", "Ingrid",
-    "Heidy", "Dayana", "Génesis", "Valeria", "Ixchel", "Magdalena", "Candelaria", "Isabel", "Jenifer",
+    "María",
+    "Ana",
+    "Rosa",
+    "Juana",
+    "Marta",
+    "Sandra",
+    "Lucía",
+    "Catarina",
+    "Micaela",
+    "Petrona",
+    "Elena",
+    "Sofía",
+    "Andrea",
+    "Yesenia",
+    "Dulce María",
+    "Brenda",
+    "Gladys",
+    "Rosaura",
+    "Floridalma",
+    "Ingrid",
+    "Heidy",
+    "Dayana",
+    "Génesis",
+    "Valeria",
+    "Ixchel",
+    "Magdalena",
+    "Candelaria",
+    "Isabel",
+    "Jenifer",
 )
 MALE = (
-    "José", "Juan", "Pedro", "Carlos", "Luis", "Miguel", "Francisco", "Marvin", "Byron", "Edgar", "Mynor",
-    "Selvin", "Wilmer", "Erick", "Kevin", "Brayan", "Anderson", "Santiago", "Mateo", "Diego", "Domingo",
-    "Gaspar", "Baltazar", "Tomás", "Esteban", "Julio César", "Ángel", "Héctor", "Nery",
+    "José",
+    "Juan",
+    "Pedro",
+    "Carlos",
+    "Luis",
+    "Miguel",
+    "Francisco",
+    "Marvin",
+    "Byron",
+    "Edgar",
+    "Mynor",
+    "Selvin",
+    "Wilmer",
+    "Erick",
+    "Kevin",
+    "Brayan",
+    "Anderson",
+    "Santiago",
+    "Mateo",
+    "Diego",
+    "Domingo",
+    "Gaspar",
+    "Baltazar",
+    "Tomás",
+    "Esteban",
+    "Julio César",
+    "Ángel",
+    "Héctor",
+    "Nery",
 )
 SURNAMES = (
-    "López", "Pérez", "García", "Hernández", "Ramírez", "Méndez", "Gómez", "Velásquez", "Vásquez", "Morales",
-    "Chávez", "Ajú", "Tzoc", "Chen", "Xol", "Caal", "Tum", "Cux", "Yat", "Mejía", "Domingo", "Ramos",
-    "Jiménez", "Castillo", "Ortiz", "Sales", "Camposeco", "Matías", "Tomás", "Pascual", "Agustín",
-    "Bautista", "Escobar", "Fuentes", "Choc", "Coy", "Batz", "Son", "Ixcoy", "Tojín",
+    "López",
+    "Pérez",
+    "García",
+    "Hernández",
+    "Ramírez",
+    "Méndez",
+    "Gómez",
+    "Velásquez",
+    "Vásquez",
+    "Morales",
+    "Chávez",
+    "Ajú",
+    "Tzoc",
+    "Chen",
+    "Xol",
+    "Caal",
+    "Tum",
+    "Cux",
+    "Yat",
+    "Mejía",
+    "Domingo",
+    "Ramos",
+    "Jiménez",
+    "Castillo",
+    "Ortiz",
+    "Sales",
+    "Camposeco",
+    "Matías",
+    "Tomás",
+    "Pascual",
+    "Agustín",
+    "Bautista",
+    "Escobar",
+    "Fuentes",
+    "Choc",
+    "Coy",
+    "Batz",
+    "Son",
+    "Ixcoy",
+    "Tojín",
 )
 #: Share of families by destination department (INE code); the rest spread over the others.
 DEPARTMENT_WEIGHTS = {13: 20, 12: 13, 14: 10, 1: 8, 9: 6, 16: 5, 7: 4, 8: 3, 17: 3, 10: 3, 20: 2, 18: 2}
 #: The Mayan language most spoken in each department, for families that speak one.
-DEPARTMENT_LANGUAGE = {13: "MAM", 12: "MAM", 14: "KICHE", 9: "MAM", 16: "QEQCHI", 7: "KAQCHIKEL",
-                       8: "KICHE", 10: "KICHE", 17: "QEQCHI", 15: "ACHI", 3: "KAQCHIKEL", 4: "KAQCHIKEL"}
-AIR_US_ORIGINS = ("Laredo, TX", "Alexandria, LA", "Brownsville, TX", "Harlingen, TX", "El Paso, TX", "Mesa, AZ")
+DEPARTMENT_LANGUAGE = {
+    13: "MAM",
+    12: "MAM",
+    14: "KICHE",
+    9: "MAM",
+    16: "QEQCHI",
+    7: "KAQCHIKEL",
+    8: "KICHE",
+    10: "KICHE",
+    17: "QEQCHI",
+    15: "ACHI",
+    3: "KAQCHIKEL",
+    4: "KAQCHIKEL",
+}
+AIR_US_ORIGINS = (
+    "Laredo, TX",
+    "Alexandria, LA",
+    "Brownsville, TX",
+    "Harlingen, TX",
+    "El Paso, TX",
+    "Mesa, AZ",
+)
 AIR_MX_ORIGINS = ("Villahermosa, Tab.", "Ciudad de México", "Monterrey, N.L.")
 LAND_ORIGINS = ("Tapachula, Chis.", "Ciudad Hidalgo, Chis.", "Tenosique, Tab.")
 PROTECTION = ("THREATS", "EXTORTION", "PERSECUTION", "INSECURITY", "DOMESTIC_VIOLENCE", "GENDER_VIOLENCE")
@@ -107,8 +214,16 @@ class DemoGenerator:
             return "FAG", "air", "MX", rng.choice(AIR_MX_ORIGINS), rng.randint(5, 20)
         return "TECUN_UMAN", "land", "MX", rng.choice(LAND_ORIGINS), rng.randint(3, 10)
 
-    def _member(self, sex: str, age: int, relationship: str, surnames: str, destination: Municipality,
-                arrival_day: dt.date, language: str | None) -> dict:
+    def _member(
+        self,
+        sex: str,
+        age: int,
+        relationship: str,
+        surnames: str,
+        destination: Municipality,
+        arrival_day: dt.date,
+        language: str | None,
+    ) -> dict:
         rng = self.rng
         member: dict = {
             "given_names": rng.choice(FEMALE if sex == "F" else MALE),
@@ -143,19 +258,37 @@ class DemoGenerator:
         head_age = rng.randint(19, 50) if rng.random() < 0.95 else rng.randint(60, 72)
         size = rng.choices([2, 3, 4, 5, 6, 7], weights=[30, 28, 20, 12, 6, 4])[0]
         head_surnames = f"{father_surname} {mother_surname}"
-        members = [self._member(head_sex, head_age, "HEAD", head_surnames, destination, arrival_day, language)]
+        members = [
+            self._member(head_sex, head_age, "HEAD", head_surnames, destination, arrival_day, language)
+        ]
         if size >= 4 and rng.random() < 0.5:
-            members.append(self._member("M" if head_sex == "F" else "F", head_age + rng.randint(-5, 5), "SPOUSE",
-                                        f"{rng.choice(SURNAMES)} {rng.choice(SURNAMES)}", destination,
-                                        arrival_day, language))
+            members.append(
+                self._member(
+                    "M" if head_sex == "F" else "F",
+                    head_age + rng.randint(-5, 5),
+                    "SPOUSE",
+                    f"{rng.choice(SURNAMES)} {rng.choice(SURNAMES)}",
+                    destination,
+                    arrival_day,
+                    language,
+                )
+            )
         child_surname = father_surname if head_sex == "M" else rng.choice([father_surname, mother_surname])
         while len(members) < size:
             sex = rng.choice("FM")
             age = max(0, min(17, head_age - rng.randint(17, 35)))
             age = rng.randint(0, age) if age else 0
-            members.append(self._member(sex, age, "DAUGHTER" if sex == "F" else "SON",
-                                        f"{child_surname} {rng.choice(SURNAMES)}", destination, arrival_day,
-                                        language))
+            members.append(
+                self._member(
+                    sex,
+                    age,
+                    "DAUGHTER" if sex == "F" else "SON",
+                    f"{child_surname} {rng.choice(SURNAMES)}",
+                    destination,
+                    arrival_day,
+                    language,
+                )
+            )
         reasons = ["UNEMPLOYMENT"] if rng.random() < 0.6 else []
         if rng.random() < 0.25:
             reasons.append("FAMILY_REUNIFICATION")
@@ -182,7 +315,9 @@ class DemoGenerator:
             centre, mode, country, origin, size = self._arrival_plan()
             size = min(size, families - result.families)
             day = self.until - dt.timedelta(days=rng.randint(0, self.days - 1))
-            landed = dt.datetime.combine(day, dt.time(rng.randint(6, 18), rng.choice((0, 15, 30, 45))), LOCAL_TZ)
+            landed = dt.datetime.combine(
+                day, dt.time(rng.randint(6, 18), rng.choice((0, 15, 30, 45))), LOCAL_TZ
+            )
             arrival = create_arrival(
                 {
                     "centre": centre,
@@ -190,7 +325,8 @@ class DemoGenerator:
                     "mode": mode,
                     "country": by_code(Country, country),
                     "origin": origin,
-                    "transport_ref": f"{rng.choice(['GUA', 'ICE', 'DHS'])}{rng.randint(100, 999)}" if mode == "air"
+                    "transport_ref": f"{rng.choice(['GUA', 'ICE', 'DHS'])}{rng.randint(100, 999)}"
+                    if mode == "air"
                     else f"BUS-{rng.randint(10, 99)}",
                 },
                 actor,
@@ -209,20 +345,41 @@ class DemoGenerator:
         Uses its own random stream so the families themselves do not depend on it.
         """
         rng = self.service_rng
-        items = [{"need": by_code(Need, "FOOD"), "action": "attended", "quantity": len(family.members),
-                  "delivered_by": "Personal de turno"}]
+        items = [
+            {
+                "need": by_code(Need, "FOOD"),
+                "action": "attended",
+                "quantity": len(family.members),
+                "delivered_by": "Personal de turno",
+            }
+        ]
         if rng.random() < 0.7:
-            items.append({"need": by_code(Need, "HYGIENE_KIT"), "action": "attended", "quantity": 1,
-                          "delivered_by": "Personal de turno"})
-        for code in rng.sample(("MEDICAL", "PSYCHOLOGICAL", "LEGAL", "IDENTITY_DOCS", "REINTEGRATION"), rng.randint(0, 2)):
+            items.append(
+                {
+                    "need": by_code(Need, "HYGIENE_KIT"),
+                    "action": "attended",
+                    "quantity": 1,
+                    "delivered_by": "Personal de turno",
+                }
+            )
+        for code in rng.sample(
+            ("MEDICAL", "PSYCHOLOGICAL", "LEGAL", "IDENTITY_DOCS", "REINTEGRATION"), rng.randint(0, 2)
+        ):
             items.append({"need": by_code(Need, code), "action": "identified"})
         record_needs(family, items, actor)
         suggestions = suggestions_for(family)
         if suggestions and rng.random() < 0.6:
             shown = suggestions[0]
             if shown.institution.is_sosep or family.has_consent:
-                create_referral(family, {
-                    "institution": shown.institution, "member_ids": shown.suggestion.member_ids,
-                    "reason": shown.suggestion.reason, "needs": list(shown.institution.needs)[:2],
-                    "priority": "urgent" if shown.suggestion.urgent else "normal", "send": True,
-                }, actor)
+                create_referral(
+                    family,
+                    {
+                        "institution": shown.institution,
+                        "member_ids": shown.suggestion.member_ids,
+                        "reason": shown.suggestion.reason,
+                        "needs": list(shown.institution.needs)[:2],
+                        "priority": "urgent" if shown.suggestion.urgent else "normal",
+                        "send": True,
+                    },
+                    actor,
+                )

@@ -44,7 +44,9 @@ class FamilyNeed(Base):
     family: Mapped[FamilyUnit] = relationship()
     member: Mapped[Member | None] = relationship(lazy="joined")
     need: Mapped[Need] = relationship(lazy="joined")
-    services: Mapped[list[ServiceDelivery]] = relationship(back_populates="family_need", order_by="ServiceDelivery.id")
+    services: Mapped[list[ServiceDelivery]] = relationship(
+        back_populates="family_need", order_by="ServiceDelivery.id"
+    )
 
     @property
     def status_label(self) -> str:

@@ -23,7 +23,9 @@ class NeedEntrySchema(Schema):
     member_id = integer()
     notes = text(max_length=500)
     description = text(max_length=300)
-    quantity = integer(validate=validate.Range(min=1, max=999, error=_l("La cantidad debe estar entre 1 y 999.")))
+    quantity = integer(
+        validate=validate.Range(min=1, max=999, error=_l("La cantidad debe estar entre 1 y 999."))
+    )
     delivered_by = text(max_length=160)
 
     @validates_schema(skip_on_field_errors=False)
@@ -51,5 +53,7 @@ class AttendSchema(Schema):
         unknown = EXCLUDE
 
     description = text(max_length=300)
-    quantity = integer(validate=validate.Range(min=1, max=999, error=_l("La cantidad debe estar entre 1 y 999.")))
+    quantity = integer(
+        validate=validate.Range(min=1, max=999, error=_l("La cantidad debe estar entre 1 y 999."))
+    )
     delivered_by = text(required=True, max_length=160)

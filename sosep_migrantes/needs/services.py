@@ -57,23 +57,36 @@ def record_needs(family: FamilyUnit, items: Iterable[dict[str, Any]], user: User
     An identified need of the same kind and person is completed rather than duplicated.
     """
     recorded = []
-    existing = {(n.need_id, n.member_id): n for n in family_needs(family)
-                if n.status == NeedStatus.IDENTIFIED}
+    existing = {
+        (n.need_id, n.member_id): n for n in family_needs(family) if n.status == NeedStatus.IDENTIFIED
+    }
     for index, item in enumerate(items):
         member = _member(family, item.get("member_id"), f"items-{index}-member_id")
         key = (item["need"].id, member.id if member else None)
         family_need = existing.get(key)
         if family_need is None:
-            family_need = FamilyNeed(family_id=family.id, member=member, need=item["need"], notes=item.get("notes"),
-                                     created_by_id=user.id)
+            family_need = FamilyNeed(
+                family_id=family.id,
+                member=member,
+                need=item["need"],
+                notes=item.get("notes"),
+                created_by_id=user.id,
+            )
             db.session.add(family_need)
         if item["action"] == "attended":
             _deliver(family_need, item, user)
         recorded.append(family_need)
     db.session.flush()
     for family_need in recorded:
-        audit.record(f"need:{family_need.status}", "family", family.id, family_need_id=family_need.id,
-                     need=family_need.need.code, member_id=family_need.member_id, actor_id=user.id)
+        audit.record(
+            f"need:{family_need.status}",
+            "family",
+            family.id,
+            family_need_id=family_need.id,
+            need=family_need.need.code,
+            member_id=family_need.member_id,
+            actor_id=user.id,
+        )
     return recorded
 
 
@@ -83,8 +96,14 @@ def attend_need(family_need: FamilyNeed, data: dict[str, Any], user: User) -> Se
         raise NeedError({"delivered_by": _("Esta necesidad ya no está pendiente.")})
     service = _deliver(family_need, data, user)
     db.session.flush()
-    audit.record("need:attended", "family", family_need.family_id, family_need_id=family_need.id,
-                 need=family_need.need.code, actor_id=user.id)
+    audit.record(
+        "need:attended",
+        "family",
+        family_need.family_id,
+        family_need_id=family_need.id,
+        need=family_need.need.code,
+        actor_id=user.id,
+    )
     return service
 
 
@@ -93,8 +112,11 @@ def mark_referred(family: FamilyUnit, needs: Iterable[Need], member_ids: Iterabl
     need_ids = {n.id for n in needs}
     members = set(member_ids)
     for family_need in family_needs(family):
-        if (family_need.status == NeedStatus.IDENTIFIED and family_need.need_id in need_ids
-                and (family_need.member_id is None or family_need.member_id in members)):
+        if (
+            family_need.status == NeedStatus.IDENTIFIED
+            and family_need.need_id in need_ids
+            and (family_need.member_id is None or family_need.member_id in members)
+        ):
             family_need.status = NeedStatus.REFERRED.value
     if family.status == CaseStatus.RECEIVED:
         family.status = CaseStatus.REFERRED.value

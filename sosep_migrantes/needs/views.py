@@ -93,8 +93,9 @@ def attend(family_id: int, need_id: int):
     try:
         services.attend_need(family_need, AttendSchema().load(values), current_user)
     except ValidationError as exc:
-        return _page(family, values, {f"attend-{need_id}-{k}": v for k, v in flatten_errors(exc.messages).items()},
-                     400)
+        return _page(
+            family, values, {f"attend-{need_id}-{k}": v for k, v in flatten_errors(exc.messages).items()}, 400
+        )
     except services.NeedError as exc:
         db.session.rollback()
         return _page(family, values, {f"attend-{need_id}-{k}": v for k, v in exc.errors.items()}, 400)

@@ -27,9 +27,20 @@ bp = Blueprint("reception", __name__, url_prefix="/arrivals")
 
 #: Where families usually come from, offered while typing the origin.
 COMMON_ORIGINS = (
-    "Alexandria, LA", "Brownsville, TX", "El Paso, TX", "Harlingen, TX", "Laredo, TX", "Mesa, AZ",
-    "San Antonio, TX", "Miami, FL", "Houston, TX", "Villahermosa, Tab.", "Tapachula, Chis.",
-    "Ciudad de México", "Monterrey, N.L.", "Tenosique, Tab.",
+    "Alexandria, LA",
+    "Brownsville, TX",
+    "El Paso, TX",
+    "Harlingen, TX",
+    "Laredo, TX",
+    "Mesa, AZ",
+    "San Antonio, TX",
+    "Miami, FL",
+    "Houston, TX",
+    "Villahermosa, Tab.",
+    "Tapachula, Chis.",
+    "Ciudad de México",
+    "Monterrey, N.L.",
+    "Tenosique, Tab.",
 )
 
 

@@ -83,39 +83,55 @@ def _young_children(family: FamilyFacts) -> list[Suggestion]:
     if not eligible and not unsure:
         return []
     people = eligible + unsure
-    return [Suggestion(
-        "SOSEP_HOGARES",
-        str(_l("Niñas y niños de 6 meses a menos de 7 años: %(names)s.", names=_names(people))),
-        [p.member_id for p in people],
-        check=str(_l("Confirme que tiene al menos 6 meses (edad estimada: menos de 1 año).")) if unsure else None,
-    )]
+    return [
+        Suggestion(
+            "SOSEP_HOGARES",
+            str(_l("Niñas y niños de 6 meses a menos de 7 años: %(names)s.", names=_names(people))),
+            [p.member_id for p in people],
+            check=str(_l("Confirme que tiene al menos 6 meses (edad estimada: menos de 1 año)."))
+            if unsure
+            else None,
+        )
+    ]
 
 
 def _older_people(family: FamilyFacts) -> list[Suggestion]:
     people = [p for p in family.members if age_in_years(p, family.on) >= OLDER_PERSON_AGE]
     if not people:
         return []
-    return [Suggestion("SOSEP_ANOS_DORADOS",
-                       str(_l("Personas de 60 años o más: %(names)s.", names=_names(people))),
-                       [p.member_id for p in people])]
+    return [
+        Suggestion(
+            "SOSEP_ANOS_DORADOS",
+            str(_l("Personas de 60 años o más: %(names)s.", names=_names(people))),
+            [p.member_id for p in people],
+        )
+    ]
 
 
 def _women(family: FamilyFacts) -> list[Suggestion]:
     people = [p for p in family.members if p.sex == "F" and age_in_years(p, family.on) >= ADOLESCENT_AGE]
     if not people:
         return []
-    return [Suggestion("SOSEP_MUJER",
-                       str(_l("Mujeres adultas o adolescentes: %(names)s.", names=_names(people))),
-                       [p.member_id for p in people])]
+    return [
+        Suggestion(
+            "SOSEP_MUJER",
+            str(_l("Mujeres adultas o adolescentes: %(names)s.", names=_names(people))),
+            [p.member_id for p in people],
+        )
+    ]
 
 
 def _disability(family: FamilyFacts) -> list[Suggestion]:
     people = [p for p in family.members if p.has_disability or p.needs_orthopaedic_aid]
     if not people:
         return []
-    return [Suggestion("SOSEP_SERVICIO_SOCIAL",
-                       str(_l("Discapacidad o necesidad de ayuda ortopédica: %(names)s.", names=_names(people))),
-                       [p.member_id for p in people])]
+    return [
+        Suggestion(
+            "SOSEP_SERVICIO_SOCIAL",
+            str(_l("Discapacidad o necesidad de ayuda ortopédica: %(names)s.", names=_names(people))),
+            [p.member_id for p in people],
+        )
+    ]
 
 
 def _protection(family: FamilyFacts) -> list[Suggestion]:

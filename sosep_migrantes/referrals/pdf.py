@@ -34,8 +34,9 @@ def slip_data(referral: Referral) -> dict[str, Any]:
     return {
         "number": referral.number,
         "case_number": family.case_number,
-        "date": to_local(referral.created_at).strftime("%d/%m/%Y") if referral.created_at else
-        now_local().strftime("%d/%m/%Y"),
+        "date": to_local(referral.created_at).strftime("%d/%m/%Y")
+        if referral.created_at
+        else now_local().strftime("%d/%m/%Y"),
         "centre": family.centre.name,
         "institution": {
             "name": institution.name_es,

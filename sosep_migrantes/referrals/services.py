@@ -94,8 +94,14 @@ def create_referral(family: FamilyUnit, data: dict[str, Any], user: User) -> Ref
     referral.events.append(ReferralEvent(from_status=None, to_status=S.DRAFT.value, user_id=user.id))
     db.session.add(referral)
     db.session.flush()
-    audit.record("referral:create", "family", family.id, referral_id=referral.id,
-                 institution=institution.code, actor_id=user.id)
+    audit.record(
+        "referral:create",
+        "family",
+        family.id,
+        referral_id=referral.id,
+        institution=institution.code,
+        actor_id=user.id,
+    )
     if data.get("send"):
         change_status(referral, S.SENT, None, user)
     return referral
@@ -113,10 +119,14 @@ def change_status(referral: Referral, to: ReferralStatus | str, note: str | None
     to = ReferralStatus(to)
     current = ReferralStatus(referral.status)
     if to not in TRANSITIONS[current]:
-        raise ReferralError({"status": _(
-            "No se puede pasar de «%(from)s» a «%(to)s».",
-            **{"from": referral.status_label, "to": str(REFERRAL_STATUS_LABELS[to])},
-        )})
+        raise ReferralError(
+            {
+                "status": _(
+                    "No se puede pasar de «%(from)s» a «%(to)s».",
+                    **{"from": referral.status_label, "to": str(REFERRAL_STATUS_LABELS[to])},
+                )
+            }
+        )
     if to in NOTE_REQUIRED and not (note and note.strip()):
         raise ReferralError({"note": _("Indique el motivo.")})
     if to is S.SENT and not referral.institution.is_sosep and not referral.family.has_consent:
@@ -126,11 +136,15 @@ def change_status(referral: Referral, to: ReferralStatus | str, note: str | None
     referral.updated_at = utcnow()
     if note:
         referral.outcome_notes = note
-    referral.events.append(ReferralEvent(from_status=current.value, to_status=to.value, note=note, user_id=user.id))
+    referral.events.append(
+        ReferralEvent(from_status=current.value, to_status=to.value, note=note, user_id=user.id)
+    )
     if to is S.SENT:
         mark_referred(referral.family, referral.needs, [m.id for m in referral.members])
     db.session.flush()
-    audit.record(f"referral:{to.value}", "family", referral.family_id, referral_id=referral.id, actor_id=user.id)
+    audit.record(
+        f"referral:{to.value}", "family", referral.family_id, referral_id=referral.id, actor_id=user.id
+    )
     return referral
 
 
@@ -143,12 +157,14 @@ def allowed_transitions(referral: Referral) -> list[ReferralStatus]:
 
 def family_facts(family: FamilyUnit) -> eligibility.FamilyFacts:
     """The plain facts the eligibility rules read, taken from the case."""
-    orthopaedic = set(db.session.scalars(
-        select(FamilyNeed.member_id).where(
-            FamilyNeed.family_id == family.id,
-            FamilyNeed.need.has(code="ORTHOPAEDIC_AID"),
+    orthopaedic = set(
+        db.session.scalars(
+            select(FamilyNeed.member_id).where(
+                FamilyNeed.family_id == family.id,
+                FamilyNeed.need.has(code="ORTHOPAEDIC_AID"),
+            )
         )
-    ))
+    )
     family_wide_orthopaedic = None in orthopaedic
     return eligibility.FamilyFacts(
         on=to_local(family.arrival.arrived_at).date(),
@@ -180,20 +196,31 @@ class ShownSuggestion:
 
 
 def suggestions_for(family: FamilyUnit) -> list[ShownSuggestion]:
-    open_to = {r.institution_id for r in family_referrals(family)
-               if r.status not in (S.CANCELLED, S.REJECTED)}
+    open_to = {
+        r.institution_id for r in family_referrals(family) if r.status not in (S.CANCELLED, S.REJECTED)
+    }
     members = {m.id: m for m in family.members}
     shown = []
     for suggestion in eligibility.suggest(family_facts(family)):
         institution = by_code(Institution, suggestion.institution_code)
         if institution is None or not institution.is_active:
             continue
-        shown.append(ShownSuggestion(suggestion, institution, [members[i] for i in suggestion.member_ids],
-                                     institution.id in open_to))
+        shown.append(
+            ShownSuggestion(
+                suggestion,
+                institution,
+                [members[i] for i in suggestion.member_ids],
+                institution.id in open_to,
+            )
+        )
     return shown
 
 
 def pending_needs(family: FamilyUnit) -> list[FamilyNeed]:
-    return list(db.session.scalars(
-        select(FamilyNeed).where(FamilyNeed.family_id == family.id, FamilyNeed.status == NeedStatus.IDENTIFIED)
-    ))
+    return list(
+        db.session.scalars(
+            select(FamilyNeed).where(
+                FamilyNeed.family_id == family.id, FamilyNeed.status == NeedStatus.IDENTIFIED
+            )
+        )
+    )

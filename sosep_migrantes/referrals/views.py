@@ -72,8 +72,10 @@ def new_referral(family_id: int):
         return _form(family, values, exc.errors, 400)
     db.session.commit()
     if referral.status == "sent":
-        flash(_("Derivación %(number)s enviada. Imprima la boleta para la familia.", number=referral.number),
-              "success")
+        flash(
+            _("Derivación %(number)s enviada. Imprima la boleta para la familia.", number=referral.number),
+            "success",
+        )
     else:
         flash(_("Derivación %(number)s guardada como borrador.", number=referral.number), "success")
     return redirect(url_for("referrals.detail", referral_id=referral.id))
@@ -83,8 +85,14 @@ def new_referral(family_id: int):
 @permission_required(Permission.CASE_VIEW)
 def detail(referral_id: int):
     referral = services.get_referral(current_user, referral_id) or abort(404)
-    return render_template("referrals/detail.html", referral=referral, status_labels=REFERRAL_ACTION_LABELS,
-                           transitions=services.allowed_transitions(referral), errors={}, values={})
+    return render_template(
+        "referrals/detail.html",
+        referral=referral,
+        status_labels=REFERRAL_ACTION_LABELS,
+        transitions=services.allowed_transitions(referral),
+        errors={},
+        values={},
+    )
 
 
 @bp.post("/referrals/<int:referral_id>/status")
@@ -99,9 +107,14 @@ def change_status(referral_id: int):
         db.session.rollback()
         referral = services.get_referral(current_user, referral_id) or abort(404)
         errors = flatten_errors(exc.messages) if isinstance(exc, ValidationError) else exc.errors
-        return render_template("referrals/detail.html", referral=referral, status_labels=REFERRAL_ACTION_LABELS,
-                               transitions=services.allowed_transitions(referral), errors=errors,
-                               values=values), 400
+        return render_template(
+            "referrals/detail.html",
+            referral=referral,
+            status_labels=REFERRAL_ACTION_LABELS,
+            transitions=services.allowed_transitions(referral),
+            errors=errors,
+            values=values,
+        ), 400
     db.session.commit()
     flash(_("Estado actualizado: %(status)s.", status=referral.status_label), "success")
     return redirect(url_for("referrals.detail", referral_id=referral.id))

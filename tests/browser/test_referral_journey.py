@@ -199,7 +199,9 @@ def test_reception_refers_a_family_to_oim_and_prints_the_slip(app, page: Page) -
     heading = page.get_by_role("heading", name=re.compile(r"^Derivación REF-FAG-\d{4}-\d{5}"))
     expect(heading).to_contain_text("Enviada")
     number = re.search(r"REF-FAG-\d{4}-\d{5}", heading.inner_text()).group(0)
-    expect(page.get_by_text(f"Derivación {number} enviada. Imprima la boleta para la familia.")).to_be_visible()
+    expect(
+        page.get_by_text(f"Derivación {number} enviada. Imprima la boleta para la familia.")
+    ).to_be_visible()
     summary = page.locator("dl.summary")
     expect(summary).to_contain_text(OIM)
     expect(summary).to_contain_text(f"{HEAD}, {SON}, {GRANDMOTHER}")

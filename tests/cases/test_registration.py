@@ -36,7 +36,10 @@ def test_bad_form_keeps_what_was_typed_and_saves_nothing(app, ctx, client):
     login(client, user)
     payload = family_payload(
         municipality="Ciudad Inventada",
-        members=[member(given="Rosa Elena", cui="12345"), member("Pedro", sex="M", relationship="SON", age=None)],
+        members=[
+            member(given="Rosa Elena", cui="12345"),
+            member("Pedro", sex="M", relationship="SON", age=None),
+        ],
     )
     response = client.post(f"/arrivals/{arrival_id}/families/new", data=form_data(payload))
     html = response.get_data(as_text=True)
@@ -51,6 +54,9 @@ def test_case_numbers_follow_each_centre_and_year(app, ctx):
     user = make_user("coordinator")
     fag = make_arrival(user, centre="FAG")
     tecun = make_arrival(user, centre="TECUN_UMAN", mode="land", country="MX")
-    numbers = [make_family(user, fag).case_number, make_family(user, fag).case_number,
-               make_family(user, tecun).case_number]
+    numbers = [
+        make_family(user, fag).case_number,
+        make_family(user, fag).case_number,
+        make_family(user, tecun).case_number,
+    ]
     assert numbers == ["FAG-2026-00001", "FAG-2026-00002", "TECUN_UMAN-2026-00001"]

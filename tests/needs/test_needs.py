@@ -31,8 +31,9 @@ def checklist(client, family_id: int, rows: dict[str, dict], delivered_by: str |
 
 
 def identify(client, family_id: int, code: str) -> None:
-    response = client.post(f"/cases/{family_id}/needs",
-                           data=checklist(client, family_id, {code: {"action": "identified"}}))
+    response = client.post(
+        f"/cases/{family_id}/needs", data=checklist(client, family_id, {code: {"action": "identified"}})
+    )
     assert response.status_code == 302
 
 
@@ -66,13 +67,18 @@ def test_checklist_records_identified_and_attended_rows(app, ctx, client):
     user, _, family = setup_family()
     family_id, son_id = family.id, family.members[1].id
     login(client, user)
-    data = checklist(client, family_id, {
-        "HYGIENE_KIT": {"action": "attended", "quantity": 2},
-        "CHILD_FOOD": {"action": "attended", "member_id": son_id, "notes": "Sin gluten"},
-        "PSYCHOLOGICAL": {"action": "identified", "notes": "Derivar a seguimiento"},
-        # Typed something but chose no action: the row is left out.
-        "LEGAL": {"notes": "no marcada"},
-    }, delivered_by="Licda. Ana Tzoc")
+    data = checklist(
+        client,
+        family_id,
+        {
+            "HYGIENE_KIT": {"action": "attended", "quantity": 2},
+            "CHILD_FOOD": {"action": "attended", "member_id": son_id, "notes": "Sin gluten"},
+            "PSYCHOLOGICAL": {"action": "identified", "notes": "Derivar a seguimiento"},
+            # Typed something but chose no action: the row is left out.
+            "LEGAL": {"notes": "no marcada"},
+        },
+        delivered_by="Licda. Ana Tzoc",
+    )
     response = client.post(f"/cases/{family_id}/needs", data=data)
     assert response.status_code == 302
     assert response.location.endswith(f"/cases/{family_id}#needs")
@@ -101,15 +107,17 @@ def test_identified_need_later_attended(app, ctx, client):
     user, _, family = setup_family()
     family_id = family.id
     login(client, user)
-    client.post(f"/cases/{family_id}/needs",
-                data=checklist(client, family_id, {"MEDICAL": {"action": "identified"}}))
+    client.post(
+        f"/cases/{family_id}/needs", data=checklist(client, family_id, {"MEDICAL": {"action": "identified"}})
+    )
     [need] = saved_needs()
     assert need.status == "identified"
     page = client.get(f"/cases/{family_id}/needs").get_data(as_text=True)
     assert f"/cases/{family_id}/needs/{need.id}/attend" in page and "Marcar atendida" in page
 
-    response = client.post(f"/cases/{family_id}/needs/{need.id}/attend",
-                           data={"quantity": "1", "delivered_by": "Pediatra MSPAS"})
+    response = client.post(
+        f"/cases/{family_id}/needs/{need.id}/attend", data={"quantity": "1", "delivered_by": "Pediatra MSPAS"}
+    )
     assert response.status_code == 302
     [need] = saved_needs()
     assert need.status == "attended"
@@ -133,8 +141,9 @@ def test_attend_without_delivered_by_is_refused(app, ctx, client):
     login(client, user)
     identify(client, family_id, "LEGAL")
     [need] = saved_needs()
-    response = client.post(f"/cases/{family_id}/needs/{need.id}/attend",
-                           data={"quantity": "1", "delivered_by": ""})
+    response = client.post(
+        f"/cases/{family_id}/needs/{need.id}/attend", data={"quantity": "1", "delivered_by": ""}
+    )
     assert response.status_code == 400
     html = response.get_data(as_text=True)
     need_row = row_with(html, f"/needs/{need.id}/attend")
@@ -148,9 +157,12 @@ def test_identifying_again_completes_rather_than_duplicates(app, ctx, client):
     family_id = family.id
     login(client, user)
     identify(client, family_id, "CLOTHING")
-    client.post(f"/cases/{family_id}/needs",
-                data=checklist(client, family_id, {"CLOTHING": {"action": "attended", "quantity": 3}},
-                               delivered_by="Pedro Sic"))
+    client.post(
+        f"/cases/{family_id}/needs",
+        data=checklist(
+            client, family_id, {"CLOTHING": {"action": "attended", "quantity": 3}}, delivered_by="Pedro Sic"
+        ),
+    )
     [need] = saved_needs()
     assert need.status == "attended"
     assert [(s.quantity, s.delivered_by) for s in need.services] == [(3, "Pedro Sic")]
@@ -160,10 +172,15 @@ def test_attended_without_delivered_by_shows_the_error_in_its_row_and_saves_noth
     user, _, family = setup_family()
     family_id = family.id
     login(client, user)
-    data = checklist(client, family_id, {
-        "FOOD": {"action": "identified"},
-        "HYGIENE_KIT": {"action": "attended", "quantity": 1, "notes": "Kit adulto"},
-    }, delivered_by="")
+    data = checklist(
+        client,
+        family_id,
+        {
+            "FOOD": {"action": "identified"},
+            "HYGIENE_KIT": {"action": "attended", "quantity": 1, "notes": "Kit adulto"},
+        },
+        delivered_by="",
+    )
     response = client.post(f"/cases/{family_id}/needs", data=data)
     html = response.get_data(as_text=True)
     assert response.status_code == 400
@@ -184,10 +201,15 @@ def test_quantity_zero_is_refused_in_its_row(app, ctx, client):
     user, _, family = setup_family()
     family_id = family.id
     login(client, user)
-    data = checklist(client, family_id, {
-        "FOOD": {"action": "attended", "quantity": 1},
-        "HYGIENE_KIT": {"action": "attended", "quantity": 0},
-    }, delivered_by="Ana Tzoc")
+    data = checklist(
+        client,
+        family_id,
+        {
+            "FOOD": {"action": "attended", "quantity": 1},
+            "HYGIENE_KIT": {"action": "attended", "quantity": 0},
+        },
+        delivered_by="Ana Tzoc",
+    )
     response = client.post(f"/cases/{family_id}/needs", data=data)
     html = response.get_data(as_text=True)
     assert response.status_code == 400
@@ -202,10 +224,14 @@ def test_member_of_another_family_is_refused(app, ctx, client):
     other = make_family(user, arrival, members=[member("Lucía", "Chávez Ramos")])
     family_id, stranger_id = family.id, other.members[0].id
     login(client, user)
-    data = checklist(client, family_id, {
-        "FOOD": {"action": "identified"},
-        "MEDICAL": {"action": "identified", "member_id": stranger_id},
-    })
+    data = checklist(
+        client,
+        family_id,
+        {
+            "FOOD": {"action": "identified"},
+            "MEDICAL": {"action": "identified", "member_id": stranger_id},
+        },
+    )
     response = client.post(f"/cases/{family_id}/needs", data=data)
     html = response.get_data(as_text=True)
     assert response.status_code == 400
@@ -241,8 +267,9 @@ def test_sede_of_the_territory_records_needs(app, ctx, client):
     _, _, family = setup_family()
     family_id = family.id
     login(client, make_user("sede", sede="HUEHUETENANGO"))
-    response = client.post(f"/cases/{family_id}/needs",
-                           data=checklist(client, family_id, {"SOCIAL": {"action": "identified"}}))
+    response = client.post(
+        f"/cases/{family_id}/needs", data=checklist(client, family_id, {"SOCIAL": {"action": "identified"}})
+    )
     assert response.status_code == 302
     assert [n.need.code for n in saved_needs()] == ["SOCIAL"]
 

@@ -44,8 +44,16 @@ PRIORITY_NAMES = list(PRIORITY_MUNICIPALITIES.values())
 _ids = iter(range(1, 10_000))
 
 
-def person(name: str = "Persona", *, sex: str = "F", born: dt.date | None = None, age: int | None = None,
-           disability: bool = False, orthopaedic: bool = False, member_id: int | None = None) -> PersonFacts:
+def person(
+    name: str = "Persona",
+    *,
+    sex: str = "F",
+    born: dt.date | None = None,
+    age: int | None = None,
+    disability: bool = False,
+    orthopaedic: bool = False,
+    member_id: int | None = None,
+) -> PersonFacts:
     return PersonFacts(
         member_id=member_id if member_id is not None else next(_ids),
         name=name,
@@ -61,10 +69,20 @@ def adult_man(member_id: int = 900) -> PersonFacts:
     return person("Juan Pérez", sex="M", age=35, member_id=member_id)
 
 
-def family(*members: PersonFacts, municipality: int = MIXCO, reasons: set[str] = frozenset(),
-           causes: set[str] = frozenset(), on: dt.date = ON) -> FamilyFacts:
-    return FamilyFacts(on=on, members=list(members), destination_municipality_id=municipality,
-                       migration_reasons=frozenset(reasons), protection_causes=frozenset(causes))
+def family(
+    *members: PersonFacts,
+    municipality: int = MIXCO,
+    reasons: set[str] = frozenset(),
+    causes: set[str] = frozenset(),
+    on: dt.date = ON,
+) -> FamilyFacts:
+    return FamilyFacts(
+        on=on,
+        members=list(members),
+        destination_municipality_id=municipality,
+        migration_reasons=frozenset(reasons),
+        protection_causes=frozenset(causes),
+    )
 
 
 def by_code(facts: FamilyFacts) -> dict:
@@ -239,8 +257,9 @@ def test_priority_municipalities_exist_in_the_catalogue():
 @pytest.mark.parametrize("reason", ["UNEMPLOYMENT", "FAMILY_REUNIFICATION"])
 @pytest.mark.parametrize("municipality", list(PRIORITY_MUNICIPALITIES), ids=PRIORITY_NAMES)
 def test_priority_municipality_and_reason_suggest_sedes_and_oim(ctx, municipality, reason):
-    suggestions = by_code(family(adult_man(1), person("Ana", age=30, member_id=2), municipality=municipality,
-                                 reasons={reason}))
+    suggestions = by_code(
+        family(adult_man(1), person("Ana", age=30, member_id=2), municipality=municipality, reasons={reason})
+    )
     for code in ("SOSEP_SEDES", "OIM"):
         assert suggestions[code].member_ids == [1, 2]
         assert suggestions[code].urgent is False
@@ -263,8 +282,13 @@ def test_other_municipality_with_unemployment_is_not_suggested(ctx):
 
 
 def test_oim_from_protection_and_territory_appears_once_urgent_with_both_reasons(ctx):
-    facts = family(adult_man(1), person("Ana", age=30, member_id=2), municipality=CUILCO,
-                   reasons={"UNEMPLOYMENT"}, causes={"THREATS"})
+    facts = family(
+        adult_man(1),
+        person("Ana", age=30, member_id=2),
+        municipality=CUILCO,
+        reasons={"UNEMPLOYMENT"},
+        causes={"THREATS"},
+    )
     suggestions = suggest(facts)
     oim = [s for s in suggestions if s.institution_code == "OIM"]
     assert len(oim) == 1
@@ -289,7 +313,10 @@ def test_urgent_suggestions_come_first(ctx):
     assert flags == sorted(flags, reverse=True)
     assert {s.institution_code for s in suggestions if s.urgent} == {"REFUGIO_NINEZ", "OIM", "CRISTOSAL"}
     assert {s.institution_code for s in suggestions if not s.urgent} == {
-        "SOSEP_HOGARES", "SOSEP_ANOS_DORADOS", "SOSEP_MUJER", "SOSEP_SEDES",
+        "SOSEP_HOGARES",
+        "SOSEP_ANOS_DORADOS",
+        "SOSEP_MUJER",
+        "SOSEP_SEDES",
     }
 
 

@@ -106,15 +106,20 @@ def test_every_pair_of_states(ctx, start, to):
         stored = db.session.get(Referral, referral.id)
         assert stored.status == start.value
         assert len(stored.events) == events_before
-        assert db.session.scalar(select(func.count()).select_from(ReferralEvent)
-                                 .where(ReferralEvent.user_id == follow_up.id)) == 0
+        assert (
+            db.session.scalar(
+                select(func.count()).select_from(ReferralEvent).where(ReferralEvent.user_id == follow_up.id)
+            )
+            == 0
+        )
 
 
 def test_the_creation_is_the_first_event(ctx):
     user, _, family = setup_case()
     referral = refer(family, user, send=True)
     assert [(e.from_status, e.to_status, e.user_id) for e in referral.events] == [
-        (None, "draft", user.id), ("draft", "sent", user.id)
+        (None, "draft", user.id),
+        ("draft", "sent", user.id),
     ]
     assert referral.status == "sent"
 
@@ -142,8 +147,9 @@ def test_note_required_shown_beside_the_note_field(ctx, client):
     db.session.expire_all()
     assert db.session.get(Referral, referral_id).status == "sent"
 
-    response = client.post(f"/referrals/{referral_id}/status",
-                           data={"status": "rejected", "note": "No atienden ese municipio."})
+    response = client.post(
+        f"/referrals/{referral_id}/status", data={"status": "rejected", "note": "No atienden ese municipio."}
+    )
     assert response.status_code == 302
     page = client.get(response.location).get_data(as_text=True)
     assert "Rechazada" in page and "No atienden ese municipio." in page
@@ -181,17 +187,22 @@ def test_sending_marks_covered_needs_referred_and_the_case_referred(ctx):
     mother, son = family.members
     codes = ("PSYCHOLOGICAL", "PROTECTION", "LEGAL", "MEDICAL", "HYGIENE_KIT")
     need = {code: by_code(Need, code) for code in codes}
-    need_services.record_needs(family, [
-        {"need": need["PSYCHOLOGICAL"], "action": "identified"},  # whole family
-        {"need": need["PROTECTION"], "action": "identified", "member_id": mother.id},
-        {"need": need["LEGAL"], "action": "identified", "member_id": son.id},  # son is not referred
-        {"need": need["MEDICAL"], "action": "identified"},  # not covered by the referral
-        {"need": need["HYGIENE_KIT"], "action": "attended", "delivered_by": "Ana Tzoc"},
-    ], user)
+    need_services.record_needs(
+        family,
+        [
+            {"need": need["PSYCHOLOGICAL"], "action": "identified"},  # whole family
+            {"need": need["PROTECTION"], "action": "identified", "member_id": mother.id},
+            {"need": need["LEGAL"], "action": "identified", "member_id": son.id},  # son is not referred
+            {"need": need["MEDICAL"], "action": "identified"},  # not covered by the referral
+            {"need": need["HYGIENE_KIT"], "action": "attended", "delivered_by": "Ana Tzoc"},
+        ],
+        user,
+    )
     db.session.commit()
 
-    referral = refer(family, user, "OIM", member_ids=[mother.id],
-                     needs=["PSYCHOLOGICAL", "PROTECTION", "LEGAL"])
+    referral = refer(
+        family, user, "OIM", member_ids=[mother.id], needs=["PSYCHOLOGICAL", "PROTECTION", "LEGAL"]
+    )
 
     def statuses():
         db.session.expire_all()
@@ -222,8 +233,13 @@ def test_without_consent_no_referral_outside_sosep(ctx, client):
     page = client.get(f"/cases/{family_id}/referrals/new").get_data(as_text=True)
     assert "solo puede derivarse a programas de la SOSEP" in page
 
-    form = {"institution": "OIM", "member_ids": member_ids, "reason": "Amenazas en la comunidad.",
-            "priority": "urgent", "send": "true"}
+    form = {
+        "institution": "OIM",
+        "member_ids": member_ids,
+        "reason": "Amenazas en la comunidad.",
+        "priority": "urgent",
+        "send": "true",
+    }
     response = client.post(f"/cases/{family_id}/referrals/new", data=form)
     html = response.get_data(as_text=True)
     assert response.status_code == 400
@@ -233,8 +249,12 @@ def test_without_consent_no_referral_outside_sosep(ctx, client):
     assert "Amenazas en la comunidad." in html  # what was typed is kept
     db.session.expire_all()
     assert count(Referral) == 0
-    assert db.session.scalar(select(func.count()).select_from(AuditEvent)
-                             .where(AuditEvent.action.like("referral:%"))) == 0
+    assert (
+        db.session.scalar(
+            select(func.count()).select_from(AuditEvent).where(AuditEvent.action.like("referral:%"))
+        )
+        == 0
+    )
 
     with pytest.raises(ReferralError):
         refer(family, user, "CRISTOSAL")
@@ -279,10 +299,18 @@ def test_slip_numbers_follow_each_centre_and_year(ctx, monkeypatch):
     tecun = make_arrival(coordinator, centre="TECUN_UMAN", mode="land", country="MX")
     first, second = make_family(coordinator, fag), make_family(coordinator, fag)
     land = make_family(coordinator, tecun)
-    numbers = [refer(first, coordinator).number, refer(second, coordinator, "SOSEP_MUJER").number,
-               refer(land, coordinator).number, refer(first, coordinator, "OIM").number]
-    assert numbers == [f"REF-FAG-{YEAR}-00001", f"REF-FAG-{YEAR}-00002", f"REF-TECUN_UMAN-{YEAR}-00001",
-                       f"REF-FAG-{YEAR}-00003"]
+    numbers = [
+        refer(first, coordinator).number,
+        refer(second, coordinator, "SOSEP_MUJER").number,
+        refer(land, coordinator).number,
+        refer(first, coordinator, "OIM").number,
+    ]
+    assert numbers == [
+        f"REF-FAG-{YEAR}-00001",
+        f"REF-FAG-{YEAR}-00002",
+        f"REF-TECUN_UMAN-{YEAR}-00001",
+        f"REF-FAG-{YEAR}-00003",
+    ]
 
     next_year = dt.datetime(YEAR + 1, 1, 2, 9, 0, tzinfo=LOCAL_TZ)
     monkeypatch.setattr(services, "now_local", lambda: next_year)
@@ -302,9 +330,14 @@ def test_member_of_another_family_is_refused(ctx, client):
     db.session.rollback()
 
     login(client, user)
-    response = client.post(f"/cases/{family_id}/referrals/new", data={
-        "institution": "SOSEP_SEDES", "member_ids": [str(stranger_id)], "reason": "Seguimiento.",
-    })
+    response = client.post(
+        f"/cases/{family_id}/referrals/new",
+        data={
+            "institution": "SOSEP_SEDES",
+            "member_ids": [str(stranger_id)],
+            "reason": "Seguimiento.",
+        },
+    )
     assert response.status_code == 400
     html = response.get_data(as_text=True)
     assert '<p class="error" id="e-member_ids">Elija integrantes de esta familia.</p>' in html
@@ -316,8 +349,9 @@ def test_no_member_chosen_is_refused(ctx, client):
     user, _, family = setup_case()
     family_id = family.id
     login(client, user)
-    response = client.post(f"/cases/{family_id}/referrals/new",
-                           data={"institution": "SOSEP_SEDES", "reason": "Seguimiento."})
+    response = client.post(
+        f"/cases/{family_id}/referrals/new", data={"institution": "SOSEP_SEDES", "reason": "Seguimiento."}
+    )
     assert response.status_code == 400
     assert "Elija al menos un integrante." in response.get_data(as_text=True)
     assert count(Referral) == 0
@@ -327,19 +361,30 @@ def test_no_member_chosen_is_refused(ctx, client):
 
 
 def test_audit_records_creation_and_sending_without_names(ctx, client):
-    user, _, family = setup_case(members=[member("Ixchel Catarina", "Tz'ul Xicará"),
-                                          member("José", "Ñuñez Pérez", sex="M", relationship="SON", age=9)])
+    user, _, family = setup_case(
+        members=[
+            member("Ixchel Catarina", "Tz'ul Xicará"),
+            member("José", "Ñuñez Pérez", sex="M", relationship="SON", age=9),
+        ]
+    )
     family_id = family.id
     ids = [str(m.id) for m in family.members]
     login(client, user)
-    response = client.post(f"/cases/{family_id}/referrals/new", data={
-        "institution": "CRISTOSAL", "member_ids": ids, "reason": "Extorsión de pandillas a Ixchel.",
-        "priority": "urgent", "send": "true",
-    })
+    response = client.post(
+        f"/cases/{family_id}/referrals/new",
+        data={
+            "institution": "CRISTOSAL",
+            "member_ids": ids,
+            "reason": "Extorsión de pandillas a Ixchel.",
+            "priority": "urgent",
+            "send": "true",
+        },
+    )
     assert response.status_code == 302
     referral = db.session.scalar(select(Referral))
-    events = db.session.scalars(select(AuditEvent).where(AuditEvent.action.like("referral:%"))
-                                .order_by(AuditEvent.id)).all()
+    events = db.session.scalars(
+        select(AuditEvent).where(AuditEvent.action.like("referral:%")).order_by(AuditEvent.id)
+    ).all()
     assert [e.action for e in events] == ["referral:create", "referral:sent"]
     for event in events:
         assert (event.subject_type, event.subject_id, event.user_id) == ("family", family_id, user.id)
@@ -360,11 +405,13 @@ def _checked_members(html: str) -> set[str]:
 
 
 def test_case_page_suggests_programmes_and_derivar_prefills_the_form(ctx, client):
-    user, _, family = setup_case(members=[
-        member("Rosa", "Chávez Ramos", age=30),
-        member("Ana", "Chávez Ramos", relationship="DAUGHTER", age=3),
-        member("Tomás", "Chávez Ruiz", sex="M", relationship="GRANDPARENT", age=65),
-    ])
+    user, _, family = setup_case(
+        members=[
+            member("Rosa", "Chávez Ramos", age=30),
+            member("Ana", "Chávez Ramos", relationship="DAUGHTER", age=3),
+            member("Tomás", "Chávez Ruiz", sex="M", relationship="GRANDPARENT", age=65),
+        ]
+    )
     family_id = family.id
     mother_id, child_id, grandfather_id = (str(m.id) for m in family.members)
     login(client, user)
@@ -384,25 +431,34 @@ def test_case_page_suggests_programmes_and_derivar_prefills_the_form(ctx, client
     reason = re.search(r'<textarea id="f-reason" name="reason"[^>]*>([^<]*)</textarea>', form).group(1)
     assert "Niñas y niños de 6 meses a menos de 7 años: Ana Chávez Ramos." in reason
 
-    form = htmllib.unescape(client.get(f"/cases/{family_id}/referrals/new?institution=SOSEP_ANOS_DORADOS")
-                            .get_data(as_text=True))
+    form = htmllib.unescape(
+        client.get(f"/cases/{family_id}/referrals/new?institution=SOSEP_ANOS_DORADOS").get_data(as_text=True)
+    )
     assert _checked_members(form) == {grandfather_id}
     assert mother_id not in _checked_members(form)
 
     # Once referred, the suggestion says so instead of offering another referral.
-    client.post(f"/cases/{family_id}/referrals/new", data={
-        "institution": "SOSEP_HOGARES", "member_ids": [child_id], "reason": reason, "send": "true"})
+    client.post(
+        f"/cases/{family_id}/referrals/new",
+        data={"institution": "SOSEP_HOGARES", "member_ids": [child_id], "reason": reason, "send": "true"},
+    )
     html = htmllib.unescape(client.get(f"/cases/{family_id}").get_data(as_text=True))
     assert "(ya derivada)" in html
-    assert f"{link}\">Derivar" not in html
+    assert f'{link}">Derivar' not in html
 
 
 def test_protection_suggestion_prefills_an_urgent_referral_with_the_pending_needs(ctx, client):
     user, _, family = setup_case(protection_causes=["THREATS"])
     family_id = family.id
     ids = {str(m.id) for m in family.members}
-    need_services.record_needs(family, [{"need": by_code(Need, "PROTECTION"), "action": "identified"},
-                                        {"need": by_code(Need, "CHILD_CARE"), "action": "identified"}], user)
+    need_services.record_needs(
+        family,
+        [
+            {"need": by_code(Need, "PROTECTION"), "action": "identified"},
+            {"need": by_code(Need, "CHILD_CARE"), "action": "identified"},
+        ],
+        user,
+    )
     db.session.commit()
     login(client, user)
     html = htmllib.unescape(client.get(f"/cases/{family_id}").get_data(as_text=True))

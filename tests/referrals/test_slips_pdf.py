@@ -30,19 +30,34 @@ def pdf_pages(response) -> list[str]:
 
 
 def mayan_family(user, arrival, **extra):
-    return make_family(user, arrival, municipality=QUICHE, community="Cantón Xatinap", members=[
-        member("Ixchel Catarina", "Tz'ul Xicará", age=34),
-        member("José", "Ñuñez Pérez", sex="M", relationship="SON", age=9),
-        member("Rosa Amalia", "Chávez Ramos", relationship="DAUGHTER", age=4),
-    ], **extra)
+    return make_family(
+        user,
+        arrival,
+        municipality=QUICHE,
+        community="Cantón Xatinap",
+        members=[
+            member("Ixchel Catarina", "Tz'ul Xicará", age=34),
+            member("José", "Ñuñez Pérez", sex="M", relationship="SON", age=9),
+            member("Rosa Amalia", "Chávez Ramos", relationship="DAUGHTER", age=4),
+        ],
+        **extra,
+    )
 
 
 def test_slip_holds_the_numbers_institution_and_only_the_referred_members(ctx, client):
     user = make_user("reception", centre="FAG")
     family = mayan_family(user, make_arrival(user))
     mother, son, _daughter = family.members
-    referral = refer(family, user, "OIM", member_ids=[mother.id, son.id], send=True, priority="urgent",
-                     needs=["PROTECTION"], reason="Amenazas de extorsión en su comunidad.")
+    referral = refer(
+        family,
+        user,
+        "OIM",
+        member_ids=[mother.id, son.id],
+        send=True,
+        priority="urgent",
+        needs=["PROTECTION"],
+        reason="Amenazas de extorsión en su comunidad.",
+    )
     login(client, user)
     response = client.get(f"/referrals/{referral.id}/slip.pdf")
     pages = pdf_pages(response)
@@ -107,8 +122,9 @@ def test_arrival_pdf_has_one_slip_per_sent_referral_in_scope(ctx, client):
     second = make_family(user, arrival, members=[member("Lucía", "Ajanel Coc", age=28)])
     make_family(user, arrival, members=[member("Marta", "Sin Derivar", age=40)])  # nothing to print
     moved = make_family(user, arrival, members=[member("Elena", "Otro Centro", age=50)])
-    other_arrival_family = make_family(user, make_arrival(user),
-                                       members=[member("Irma", "Otra Llegada", age=33)])
+    other_arrival_family = make_family(
+        user, make_arrival(user), members=[member("Irma", "Otra Llegada", age=33)]
+    )
 
     sent = refer(first, user, "OIM", member_ids=[first.members[0].id], send=True)
     refer(first, user, "SOSEP_SEDES")  # draft
@@ -120,8 +136,9 @@ def test_arrival_pdf_has_one_slip_per_sent_referral_in_scope(ctx, client):
     for_moved = refer(moved, user, "SOSEP_ANOS_DORADOS", send=True)
     refer(other_arrival_family, user, "SOSEP_MUJER", send=True)
     # The case was moved to another centre: the FAG desk no longer sees it.
-    db.session.execute(update(FamilyUnit).where(FamilyUnit.id == moved.id)
-                       .values(centre_id=centre_by_code("TECUN_UMAN").id))
+    db.session.execute(
+        update(FamilyUnit).where(FamilyUnit.id == moved.id).values(centre_id=centre_by_code("TECUN_UMAN").id)
+    )
     db.session.commit()
     expected = [sent.number, accepted.number, for_second.number]
 
@@ -160,8 +177,9 @@ def test_arrival_without_sent_referrals_redirects_with_a_message(ctx, client):
     assert "Esta llegada no tiene derivaciones enviadas para imprimir." in page
 
 
-@pytest.mark.parametrize(("role", "binding"),
-                         [("sede", {"sede": "QUICHE"}), ("reception", {"centre": "TECUN_UMAN"})])
+@pytest.mark.parametrize(
+    ("role", "binding"), [("sede", {"sede": "QUICHE"}), ("reception", {"centre": "TECUN_UMAN"})]
+)
 def test_users_out_of_scope_get_404(ctx, client, role, binding):
     staff = make_user("reception", centre="FAG")
     arrival = make_arrival(staff)
@@ -188,19 +206,22 @@ def fetcher(app) -> StaticOnlyFetcher:
     return StaticOnlyFetcher(app.static_folder)
 
 
-@pytest.mark.parametrize("url", [
-    "file:///etc/passwd",
-    "file:///work/main/static/fonts/DejaVuSans.ttf",
-    "http://example.org/logo.png",
-    "https://example.org/fonts/DejaVuSans.ttf",
-    "ftp://example.org/x",
-    "static:../pyproject.toml",
-    "static:fonts/../../sosep_migrantes/__init__.py",
-    "static:/../../../etc/passwd",
-    "static:fonts/no-such-font.ttf",
-    "static:fonts",
-    "fonts/DejaVuSans.ttf",
-])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "file:///etc/passwd",
+        "file:///work/main/static/fonts/DejaVuSans.ttf",
+        "http://example.org/logo.png",
+        "https://example.org/fonts/DejaVuSans.ttf",
+        "ftp://example.org/x",
+        "static:../pyproject.toml",
+        "static:fonts/../../sosep_migrantes/__init__.py",
+        "static:/../../../etc/passwd",
+        "static:fonts/no-such-font.ttf",
+        "static:fonts",
+        "fonts/DejaVuSans.ttf",
+    ],
+)
 def test_fetcher_refuses_anything_but_static_files(fetcher, url):
     with pytest.raises(ValueError, match="refused"):
         fetcher.fetch(url)
