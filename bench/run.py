@@ -31,13 +31,15 @@ from sosep_migrantes.referrals.services import create_referral
 FAMILIES = 56
 
 
-def timed(fn, repeat: int) -> list[float]:
-    times = []
+def timed(fn, repeat: int) -> tuple[list[float], list[float]]:
+    """Wall-clock and CPU seconds per call (CPU time is steadier when the machine is busy)."""
+    wall, cpu = [], []
     for _ in range(repeat):
-        start = time.perf_counter()
+        start, start_cpu = time.perf_counter(), time.process_time()
         fn()
-        times.append(time.perf_counter() - start)
-    return times
+        wall.append(time.perf_counter() - start)
+        cpu.append(time.process_time() - start_cpu)
+    return wall, cpu
 
 
 def main() -> None:
@@ -56,7 +58,7 @@ def main() -> None:
             )
             import datetime as dt
 
-            generator = DemoGenerator(seed=56, until=dt.date(2026, 11, 20))
+            generator = DemoGenerator(seed=56, until=dt.date(2026, 11, 20), with_services=False)
             generator._arrival_plan = lambda: ("FAG", "air", "US", "Laredo, TX", FAMILIES)  # one full flight
             generator.run(FAMILIES, user)
             oim = by_code(Institution, "OIM")
@@ -85,12 +87,12 @@ def main() -> None:
             )
 
     print(
-        f"one slip: median {statistics.median(single) * 1000:.0f} ms, max {max(single) * 1000:.0f} ms "
-        f"(target <= 400 ms)"
+        f"one slip: median {statistics.median(single[0]) * 1000:.0f} ms wall, "
+        f"{statistics.median(single[1]) * 1000:.0f} ms CPU (target <= 400 ms)"
     )
     print(
-        f"arrival of {FAMILIES} referrals ({pages} pages): median {statistics.median(flight):.2f} s, "
-        f"max {max(flight):.2f} s (target <= 3 s)"
+        f"arrival of {FAMILIES} referrals ({pages} pages): median {statistics.median(flight[0]):.2f} s wall, "
+        f"{statistics.median(flight[1]):.2f} s CPU (target <= 3 s)"
     )
 
 

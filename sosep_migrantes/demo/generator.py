@@ -188,10 +188,12 @@ def valid_cui(rng: random.Random, department: int, municipality: int) -> str:
 
 
 class DemoGenerator:
-    def __init__(self, seed: int, until: dt.date, days: int = 90) -> None:
+    def __init__(self, seed: int, until: dt.date, days: int = 90, with_services: bool = True) -> None:
         self.rng = random.Random(seed)
         self.service_rng = random.Random(seed * 7919 + 1)
         self.until = until
+        #: Also record needs, services and referrals for each family, as the desk would.
+        self.with_services = with_services
         self.days = days
         self.municipalities = db.session.scalars(select(Municipality).order_by(Municipality.id)).all()
 
@@ -334,7 +336,8 @@ class DemoGenerator:
             result.arrivals += 1
             for _ in range(size):
                 family = register_family(arrival, self._family(day), actor)
-                self._attend(family, actor)
+                if self.with_services:
+                    self._attend(family, actor)
                 result.families += 1
                 result.members += len(family.members)
         return result

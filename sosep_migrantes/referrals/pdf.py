@@ -4,19 +4,20 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable
+from urllib.parse import quote
 from typing import Any
 
 import segno
 from flask_babel import force_locale
 
-from ..core.pdf import render_pdf
+from ..core.pdf import QR_SCHEME, render_pdf
 from ..core.timeutil import now_local, to_local
 from .models import Referral
 
 
-def qr_data_uri(number: str) -> str:
+def qr_url(number: str) -> str:
     """A QR code that carries only the slip number: no personal data leaves on it."""
-    return segno.make(number, error="m").svg_data_uri(scale=3, border=1)
+    return QR_SCHEME + quote(number)
 
 
 def age_text(birth: dt.date | None, years: int, on: dt.date) -> str:
@@ -64,7 +65,7 @@ def slip_data(referral: Referral) -> dict[str, Any]:
         "priority": referral.priority_label,
         "urgent": referral.priority == "urgent",
         "staff": referral.created_by.full_name if referral.created_by else "",
-        "qr": qr_data_uri(referral.number),
+        "qr": qr_url(referral.number),
     }
 
 

@@ -12,10 +12,10 @@ from sqlalchemy import update
 
 from sosep_migrantes.cases.models import FamilyUnit
 from sosep_migrantes.catalogs.services import centre_by_code
-from sosep_migrantes.core.pdf import StaticOnlyFetcher
+from sosep_migrantes.core.pdf import StaticOnlyFetcher, qr_png
 from sosep_migrantes.extensions import db
 from sosep_migrantes.referrals import services
-from sosep_migrantes.referrals.pdf import qr_data_uri
+from sosep_migrantes.referrals.pdf import qr_url
 from tests.factories import login, make_arrival, make_family, make_user, member
 from tests.referrals.helpers import refer
 
@@ -241,10 +241,15 @@ def test_fetcher_serves_inline_data(fetcher):
 # -- the QR code ---------------------------------------------------------------------------------------
 
 
-def test_qr_encodes_only_the_slip_number():
+def test_qr_encodes_only_the_slip_number(app):
     number = "REF-FAG-2026-00012"
-    assert qr_data_uri(number) == segno.make(number, error="m").svg_data_uri(scale=3, border=1)
-    assert qr_data_uri(number) != qr_data_uri("REF-FAG-2026-00013")
+    fetcher = StaticOnlyFetcher(app.static_folder)
+    served = fetcher.fetch(qr_url(number)).read()
+    assert served == qr_png(number)
+    assert served != qr_png("REF-FAG-2026-00013")
+    expected = io.BytesIO()
+    segno.make(number, error="m").save(expected, kind="png", scale=4, border=1)
+    assert served == expected.getvalue()
 
 
 def test_slip_qr_is_made_from_the_number(ctx, monkeypatch, client):
@@ -252,10 +257,10 @@ def test_slip_qr_is_made_from_the_number(ctx, monkeypatch, client):
     family = mayan_family(user, make_arrival(user))
     referral = refer(family, user, "OIM", send=True)
     encoded = []
-    from sosep_migrantes.referrals import pdf
+    from sosep_migrantes.core import pdf as core_pdf
 
-    real = pdf.qr_data_uri
-    monkeypatch.setattr(pdf, "qr_data_uri", lambda value: encoded.append(value) or real(value))
+    real = core_pdf.qr_png
+    monkeypatch.setattr(core_pdf, "qr_png", lambda value: encoded.append(value) or real(value))
     login(client, user)
     pdf_pages(client.get(f"/referrals/{referral.id}/slip.pdf"))
     assert encoded == [referral.number]
