@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable
-from urllib.parse import quote
 from typing import Any
+from urllib.parse import quote
 
-import segno
 from flask_babel import force_locale
 
 from ..core.pdf import QR_SCHEME, render_pdf
