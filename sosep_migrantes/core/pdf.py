@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import io
 import mimetypes
 from pathlib import Path
@@ -54,4 +55,12 @@ def render_pdf(template: str, **context: Any) -> bytes:
     """Render a Jinja template (given plain data) to PDF bytes."""
     html = render_template(template, **context)
     fetcher = StaticOnlyFetcher(current_app.static_folder)
-    return HTML(string=html, base_url=STATIC_SCHEME, url_fetcher=fetcher).write_pdf()
+    # WeasyPrint builds hundreds of thousands of short-lived objects for a flight's slips; the cyclic
+    # garbage collector would walk them again and again. Collect once afterwards instead.
+    gc_was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return HTML(string=html, base_url=STATIC_SCHEME, url_fetcher=fetcher).write_pdf()
+    finally:
+        if gc_was_enabled:
+            gc.enable()
