@@ -279,6 +279,21 @@ def _code_taken(model: type, code: str, own_id: int | None) -> bool:
     return other is not None and other != own_id
 
 
+#: What an admin edits on an institution (besides the needs it serves).
+INSTITUTION_FIELDS = (
+    "code",
+    "name_es",
+    "name_en",
+    "kind",
+    "is_sosep",
+    "address",
+    "phone",
+    "email",
+    "contact_person",
+    "is_active",
+)
+
+
 def save_institution(institution: Institution | None, data: dict) -> Institution:
     """Create or update an institution (its contact data is printed on referral slips)."""
     if _code_taken(Institution, data["code"], institution.id if institution else None):
@@ -286,18 +301,7 @@ def save_institution(institution: Institution | None, data: dict) -> Institution
     if institution is None:
         institution = Institution(sort_order=1000)
         db.session.add(institution)
-    for field in (
-        "code",
-        "name_es",
-        "name_en",
-        "kind",
-        "is_sosep",
-        "address",
-        "phone",
-        "email",
-        "contact_person",
-        "is_active",
-    ):
+    for field in INSTITUTION_FIELDS:
         setattr(institution, field, data.get(field))
     institution.needs = list(data.get("needs") or [])
     db.session.flush()

@@ -80,21 +80,7 @@ def institution(institution_id: int | None):
     if request.method == "GET":
         if institution is None:
             return _institution_form(None, {"is_active": True, "kind": "ngo"}, {})
-        values = {
-            f: getattr(institution, f)
-            for f in (
-                "code",
-                "name_es",
-                "name_en",
-                "kind",
-                "is_sosep",
-                "address",
-                "phone",
-                "email",
-                "contact_person",
-                "is_active",
-            )
-        }
+        values = {f: getattr(institution, f) for f in services.INSTITUTION_FIELDS}
         values["needs"] = [n.code for n in institution.needs]
         return _institution_form(institution, values, {})
     values = form_to_data(request.form, multi=("needs",))

@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from flask_migrate import downgrade, upgrade
-from sqlalchemy import create_engine, func, inspect, select, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import func, inspect, select
 
 from sosep_migrantes.catalogs.models import Municipality
 from sosep_migrantes.catalogs.services import load_catalogs
 from sosep_migrantes.extensions import db
-from tests.conftest import _postgres_url, make_app
+from tests.conftest import make_app, scratch_database
 
 
 def test_health_is_ok_when_the_database_answers(app, client):
@@ -47,20 +45,8 @@ def test_the_migrations_match_the_models(app):
 @pytest.fixture
 def fresh_database_url(tmp_path) -> Iterator[str]:
     """An empty database of its own, on the same kind of server as the rest of the suite."""
-    server = _postgres_url()
-    if server is None:
-        yield f"sqlite:///{tmp_path / 'fresh.sqlite3'}"
-        return
-    name = f"sosep_fresh_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(server, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield make_url(server).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with scratch_database("sosep_fresh", tmp_path) as url:
+        yield url
 
 
 def test_downgrade_to_nothing_and_upgrade_again(fresh_database_url):
