@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from flask_babel import force_locale
 from flask_babel import gettext as _
 from flask_login import current_user
 from marshmallow import ValidationError
@@ -41,7 +42,10 @@ def _prefill(family) -> dict:
     """A new referral starts from the suggestion for the chosen institution, if there is one."""
     code = request.args.get("institution", "")
     values: dict = {"institution": code, "priority": "normal", "member_ids": [], "needs": []}
-    for shown in services.suggestions_for(family):
+    # The reason is printed on the slip, which is always in Spanish, whatever language the desk uses.
+    with force_locale("es_GT"):
+        suggestions = services.suggestions_for(family)
+    for shown in suggestions:
         if shown.institution.code == code:
             values.update(
                 reason=shown.suggestion.reason,

@@ -102,15 +102,16 @@
     var now = new Date();
     var age = now.getFullYear() - born.getFullYear();
     if (now.getMonth() < born.getMonth() || (now.getMonth() === born.getMonth() && now.getDate() < born.getDate())) age--;
-    var en = document.documentElement.lang === "en";
+    // The words come from the page (translated by the server): data-age-units on the form.
+    var units = JSON.parse(form.getAttribute("data-age-units") || "{}");
     if (age >= 1) {
-      hint.textContent = age + (age === 1 ? (en ? " year" : " año") : (en ? " years" : " años"));
+      hint.textContent = age + " " + (age === 1 ? units.year : units.years);
       return;
     }
     // Under one year: in months, as staff and the paediatrician count them.
     var months = (now.getFullYear() - born.getFullYear()) * 12 + now.getMonth() - born.getMonth();
     if (now.getDate() < born.getDate()) months--;
-    hint.textContent = months >= 0 ? months + (months === 1 ? (en ? " month" : " mes") : (en ? " months" : " meses")) : "";
+    hint.textContent = months >= 0 ? months + " " + (months === 1 ? units.month : units.months) : "";
   });
 
   // Tell which sede will follow the family up as soon as a destination is chosen.
