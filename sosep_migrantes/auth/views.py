@@ -22,7 +22,9 @@ bp = Blueprint("auth", __name__)
 
 login_manager.login_view = "auth.login"
 login_manager.login_message = None  # the login page says it itself
-login_manager.session_protection = "strong"
+# "basic", not "strong": a centre's connection changes address often (mobile data, NAT), and "strong"
+# would throw staff out in the middle of a family's registration.
+login_manager.session_protection = "basic"
 
 
 @login_manager.user_loader

@@ -7,8 +7,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from flask_babel import gettext as _
-from sqlalchemy import Select, select
+from sqlalchemy import Select, select, update
 from sqlalchemy.orm import selectinload
+from sqlalchemy.orm.attributes import set_committed_value
 
 from ..auth.models import User
 from ..cases.models import FamilyUnit, Member
@@ -52,12 +53,21 @@ def scoped_referrals(user: User) -> Select[tuple[Referral]]:
     return select(Referral).where(Referral.family_id.in_(families))
 
 
-def get_referral(user: User, referral_id: int) -> Referral | None:
-    return db.session.scalar(
+def get_referral(user: User, referral_id: int, *, for_update: bool = False) -> Referral | None:
+    """The referral if the user may see it.
+
+    ``for_update`` locks its row until the request commits (PostgreSQL), so two people recording
+    different outcomes at the same moment are applied one after the other and the second is checked
+    against the first (SQLite serialises writers anyway).
+    """
+    stmt = (
         scoped_referrals(user)
         .where(Referral.id == referral_id)
         .options(selectinload(Referral.members), selectinload(Referral.needs), selectinload(Referral.events))
     )
+    if for_update:
+        stmt = stmt.with_for_update(of=Referral)
+    return db.session.scalar(stmt)
 
 
 def family_referrals(family: FamilyUnit) -> Sequence[Referral]:
@@ -132,10 +142,29 @@ def change_status(referral: Referral, to: ReferralStatus | str, note: str | None
     if to is S.SENT and not referral.institution.is_sosep and not referral.family.has_consent:
         # The consent may have been withdrawn since the draft was written: sending shares the data.
         raise ReferralError({"status": _no_consent_message()})
-    referral.status = to.value
-    referral.updated_at = utcnow()
+    # Compare-and-set: the UPDATE only applies if the status is still the one this request read, so two
+    # people recording different outcomes at once cannot both win (on SQLite as well as PostgreSQL).
+    values = {"status": to.value, "updated_at": utcnow()}
     if note:
-        referral.outcome_notes = note
+        values["outcome_notes"] = note
+    db.session.flush()
+    moved = db.session.execute(
+        update(Referral)
+        .where(Referral.id == referral.id, Referral.status == current.value)
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    if moved.rowcount != 1:
+        raise ReferralError(
+            {
+                "status": _(
+                    "Otra persona cambió el estado de esta derivación mientras tanto. "
+                    "Vuelva a cargar la página."
+                )
+            }
+        )
+    for key, value in values.items():
+        set_committed_value(referral, key, value)
     referral.events.append(
         ReferralEvent(from_status=current.value, to_status=to.value, note=note, user_id=user.id)
     )

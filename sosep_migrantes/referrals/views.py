@@ -102,7 +102,7 @@ def detail(referral_id: int):
 @bp.post("/referrals/<int:referral_id>/status")
 @permission_required(Permission.REFERRAL_UPDATE)
 def change_status(referral_id: int):
-    referral = services.get_referral(current_user, referral_id) or abort(404)
+    referral = services.get_referral(current_user, referral_id, for_update=True) or abort(404)
     values = form_to_data(request.form)
     try:
         data = TransitionSchema().load(values)
