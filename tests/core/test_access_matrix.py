@@ -1,0 +1,389 @@
+"""Access matrix: every URL x method against every kind of user.
+
+Each route in ``MATRIX`` says what it needs (nothing, a signed-in user, or a permission) and which
+object scope it reads through (a family or an arrival). For every kind of user the expected answer
+follows from that:
+
+- anonymous: 302 to /login, except the public routes (/login, /healthz, POST /language);
+- a user whose role lacks the permission: 403;
+- a user with the permission but the object out of their scope: 404;
+- otherwise 200 for a GET (a PDF for the slips) and 302 or 400 for a POST (sent empty or minimal).
+
+A 500 is never an expected answer. Scoped routes are requested twice, once with the ids of the FAG
+side of the world (a family going to Cuilco, Huehuetenango) and once with those of the Tecún Umán
+side (a family going to Nebaj, Quiché), so both a user's own objects and someone else's are tried.
+Every HTML page a user may open is also searched for the other side's case numbers and names.
+
+Several users take part, so the set-up runs in its own application context and each user gets a
+fresh test client: a shared context would cache the signed-in user across clients.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+from flask import Flask
+from sqlalchemy import update
+
+from sosep_migrantes.catalogs.models import Institution, Need, Sede, sede_municipalities
+from sosep_migrantes.catalogs.services import by_code
+from sosep_migrantes.core.permissions import Permission, role_has
+from sosep_migrantes.extensions import db
+from sosep_migrantes.needs import services as need_services
+from sosep_migrantes.needs.schemas import NeedsBatchSchema
+from tests.factories import PASSWORD, make_arrival, make_family, make_user, member
+from tests.referrals.helpers import refer
+
+P = Permission
+
+
+# --- The kinds of user -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Kind:
+    role: str | None  # None: not signed in
+    centre: str | None = None
+    sede: str | None = None
+
+
+USERS: dict[str, Kind] = {
+    "anonymous": Kind(None),
+    "admin": Kind("admin"),
+    "coordinator": Kind("coordinator"),
+    "reception_fag": Kind("reception", centre="FAG"),
+    "reception_tecun": Kind("reception", centre="TECUN_UMAN"),
+    "sede_huehuetenango": Kind("sede", sede="HUEHUETENANGO"),
+    "sede_quiche": Kind("sede", sede="QUICHE"),
+}
+
+#: The two sides of the world: what was registered at FAG (going to Cuilco) and at Tecún Umán (Nebaj).
+FAG, TECUN = "fag", "tecun"
+
+#: Who may see each side's objects, given the permission to read them at all. A sede works on the
+#: cases going to its territory but sees no arrivals (it has no ``arrival:view``).
+SCOPE: dict[str, dict[str, frozenset[str]]] = {
+    "family": {
+        FAG: frozenset({"coordinator", "reception_fag", "sede_huehuetenango"}),
+        TECUN: frozenset({"coordinator", "reception_tecun", "sede_quiche"}),
+    },
+    "arrival": {
+        FAG: frozenset({"coordinator", "reception_fag"}),
+        TECUN: frozenset({"coordinator", "reception_tecun"}),
+    },
+}
+
+
+# --- Expected outcomes ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Outcome:
+    label: str
+    statuses: frozenset[int]
+    #: The redirect's path when it matters; otherwise any redirect but one to the login page.
+    location: str | None = None
+    mimetype: str | None = None
+
+    def accepts(self, response) -> bool:
+        if response.status_code not in self.statuses:
+            return False
+        if response.status_code == 302:
+            path = urlsplit(response.location).path
+            return path == self.location if self.location else path != "/login"
+        return self.mimetype is None or response.mimetype == self.mimetype
+
+
+TO_LOGIN = Outcome("302 → /login", frozenset({302}), location="/login")
+FORBIDDEN = Outcome("403", frozenset({403}))
+NOT_FOUND = Outcome("404", frozenset({404}))
+OK = Outcome("200", frozenset({200}))
+PDF = Outcome("200 PDF", frozenset({200}), mimetype="application/pdf")
+INVALID = Outcome("400", frozenset({400}))
+REDIRECT = Outcome("302", frozenset({302}))
+TO_HOME = Outcome("302 → /", frozenset({302}), location="/")
+DONE_OR_INVALID = Outcome("302 or 400", frozenset({302, 400}))
+
+
+class Access(enum.Enum):
+    PUBLIC = "public"
+    SIGNED_IN = "signed in"
+
+
+@dataclass(frozen=True)
+class Route:
+    rule: str
+    method: str
+    access: Access | Permission
+    #: The scope the route's object is read through (its ids come from each side of the world).
+    scope: str | None = None
+    #: The answer when the user may do it (default: 200 for GET, 302 or 400 for POST).
+    ok: Outcome | None = None
+    #: For public routes, the answer to an anonymous visitor when it differs from ``ok``.
+    anonymous: Outcome | None = None
+    #: Form data for a POST (empty by default): a callable receives the world.
+    data: dict[str, Any] | Callable[[World], dict[str, Any]] = field(default_factory=dict)
+
+    @property
+    def allowed(self) -> Outcome:
+        if self.ok is not None:
+            return self.ok
+        return OK if self.method == "GET" else DONE_OR_INVALID
+
+    @property
+    def sides(self) -> tuple[str | None, ...]:
+        return (FAG, TECUN) if self.scope else (None,)
+
+
+MATRIX: tuple[Route, ...] = (
+    # core
+    Route("/", "GET", Access.SIGNED_IN, ok=REDIRECT),
+    Route("/healthz", "GET", Access.PUBLIC),
+    Route("/admin/audit", "GET", P.AUDIT_VIEW),
+    # auth
+    Route("/login", "GET", Access.PUBLIC, ok=TO_HOME, anonymous=OK),
+    Route("/login", "POST", Access.PUBLIC, ok=TO_HOME, anonymous=INVALID),
+    Route("/language", "POST", Access.PUBLIC, ok=TO_HOME, data={"locale": "es_GT"}),
+    Route("/admin/users", "GET", P.USER_MANAGE),
+    Route("/admin/users/new", "GET", P.USER_MANAGE),
+    Route("/admin/users/new", "POST", P.USER_MANAGE, ok=INVALID),
+    Route("/admin/users/<int:user_id>", "GET", P.USER_MANAGE),
+    Route("/admin/users/<int:user_id>", "POST", P.USER_MANAGE, ok=INVALID),
+    # catalogs
+    Route("/admin/catalogs/sedes", "GET", P.CATALOG_MANAGE),
+    Route("/admin/catalogs/sedes/<int:sede_id>", "GET", P.CATALOG_MANAGE),
+    # Posts the sede's current coverage back: a real save that changes nothing.
+    Route(
+        "/admin/catalogs/sedes/<int:sede_id>",
+        "POST",
+        P.CATALOG_MANAGE,
+        ok=REDIRECT,
+        data=lambda world: {"municipalities": [str(m) for m in world.sede_coverage]},
+    ),
+    Route("/admin/catalogs/institutions", "GET", P.CATALOG_MANAGE),
+    Route("/admin/catalogs/institutions/new", "GET", P.CATALOG_MANAGE),
+    Route("/admin/catalogs/institutions/new", "POST", P.CATALOG_MANAGE, ok=INVALID),
+    Route("/admin/catalogs/institutions/<int:institution_id>", "GET", P.CATALOG_MANAGE),
+    Route("/admin/catalogs/institutions/<int:institution_id>", "POST", P.CATALOG_MANAGE, ok=INVALID),
+    Route("/admin/catalogs/needs", "GET", P.CATALOG_MANAGE),
+    Route("/admin/catalogs/needs", "POST", P.CATALOG_MANAGE, ok=INVALID),
+    # Really toggles the need: the world puts it back afterwards.
+    Route("/admin/catalogs/needs/<int:need_id>/toggle", "POST", P.CATALOG_MANAGE, ok=REDIRECT),
+    # reception
+    Route("/arrivals/", "GET", P.ARRIVAL_VIEW),
+    Route("/arrivals/new", "GET", P.ARRIVAL_CREATE),
+    Route("/arrivals/new", "POST", P.ARRIVAL_CREATE, ok=INVALID),
+    Route("/arrivals/<int:arrival_id>", "GET", P.ARRIVAL_VIEW, scope="arrival"),
+    Route("/arrivals/<int:arrival_id>/families/new", "GET", P.CASE_CREATE, scope="arrival"),
+    Route("/arrivals/<int:arrival_id>/families/new", "POST", P.CASE_CREATE, scope="arrival", ok=INVALID),
+    # cases
+    Route("/cases/", "GET", P.CASE_VIEW),
+    Route("/cases/", "POST", P.CASE_VIEW, ok=REDIRECT),
+    Route("/cases/<int:family_id>", "GET", P.CASE_VIEW, scope="family"),
+    Route("/cases/<int:family_id>/edit", "GET", P.CASE_EDIT, scope="family"),
+    Route("/cases/<int:family_id>/edit", "POST", P.CASE_EDIT, scope="family", ok=INVALID),
+    # needs: reading the checklist needs case:view, saving it case:edit
+    Route("/cases/<int:family_id>/needs", "GET", P.CASE_VIEW, scope="family"),
+    Route("/cases/<int:family_id>/needs", "POST", P.CASE_EDIT, scope="family", ok=INVALID),
+    Route(
+        "/cases/<int:family_id>/needs/<int:need_id>/attend", "POST", P.CASE_EDIT, scope="family", ok=INVALID
+    ),
+    # referrals
+    Route("/cases/<int:family_id>/referrals/new", "GET", P.REFERRAL_CREATE, scope="family"),
+    Route("/cases/<int:family_id>/referrals/new", "POST", P.REFERRAL_CREATE, scope="family", ok=INVALID),
+    Route("/referrals/<int:referral_id>", "GET", P.CASE_VIEW, scope="family"),
+    Route("/referrals/<int:referral_id>/status", "POST", P.REFERRAL_UPDATE, scope="family", ok=INVALID),
+    Route("/referrals/<int:referral_id>/slip.pdf", "GET", P.CASE_VIEW, scope="family", ok=PDF),
+    Route("/arrivals/<int:arrival_id>/slips.pdf", "GET", P.CASE_VIEW, scope="arrival", ok=PDF),
+    # Last: it ends the session the other requests share.
+    Route("/logout", "POST", Access.SIGNED_IN, ok=TO_LOGIN),
+)
+
+
+def expected(route: Route, user: str, side: str | None) -> Outcome:
+    kind = USERS[user]
+    if route.access is Access.PUBLIC:
+        return (route.anonymous or route.allowed) if kind.role is None else route.allowed
+    if kind.role is None:
+        return TO_LOGIN
+    if isinstance(route.access, Permission) and not role_has(kind.role, route.access):
+        return FORBIDDEN
+    if route.scope and user not in SCOPE[route.scope][side]:
+        return NOT_FOUND
+    return route.allowed
+
+
+# --- The world -----------------------------------------------------------------------------------
+
+
+@dataclass
+class World:
+    #: Ids for the scoped routes' URLs, per side: family_id, arrival_id, referral_id, need_id.
+    sides: dict[str, dict[str, int]]
+    #: Ids for the admin's routes: user_id, sede_id, institution_id, need_id (of the catalogue).
+    catalog: dict[str, int]
+    #: What each side's pages would show if they leaked: case and referral numbers, names, links.
+    markers: dict[str, dict[str, list[str]]]
+    usernames: dict[str, str]
+    sede_coverage: list[int]
+
+    def url(self, route: Route, side: str | None) -> str:
+        params = self.sides[side] if side else self.catalog
+        url = route.rule
+        for name, value in params.items():
+            url = url.replace(f"<int:{name}>", str(value))
+        assert "<" not in url, f"no value for a parameter of {route.rule}"
+        return url
+
+
+#: The sede whose coverage the admin saves (unchanged) and the need the admin toggles; neither is
+#: used by the world, and both are put back after the test.
+SEDE_SAVED = "PETEN"
+NEED_TOGGLED = "LEGAL"
+
+
+def _record_need(family, user, code: str) -> int:
+    items = NeedsBatchSchema().load({"items": [{"need": code, "action": "identified"}]})["items"]
+    [family_need] = need_services.record_needs(family, items, user)
+    db.session.commit()
+    return family_need.id
+
+
+@pytest.fixture
+def world(app: Flask) -> Iterator[World]:
+    with app.app_context():
+        users = {name: make_user(k.role, centre=k.centre, sede=k.sede) for name, k in USERS.items() if k.role}
+        fag_desk, tecun_desk = users["reception_fag"], users["reception_tecun"]
+        fag = make_arrival(fag_desk, centre="FAG")
+        tecun = make_arrival(tecun_desk, centre="TECUN_UMAN", mode="land", country="MX")
+        cuilco = make_family(fag_desk, fag, municipality="Cuilco, Huehuetenango")
+        nebaj = make_family(
+            tecun_desk,
+            tecun,
+            municipality=1413,  # Nebaj, Quiché
+            members=[
+                member("Catarina", "Tzoc Brito"),
+                member("Gaspar", "Tzoc Brito", sex="M", relationship="SON", age=5),
+            ],
+        )
+        sides, markers = {}, {}
+        for side, family, arrival, desk in ((FAG, cuilco, fag, fag_desk), (TECUN, nebaj, tecun, tecun_desk)):
+            need_id = _record_need(family, desk, "MEDICAL")
+            referral = refer(family, desk, send=True)
+            sides[side] = {
+                "family_id": family.id,
+                "arrival_id": arrival.id,
+                "referral_id": referral.id,
+                "need_id": need_id,
+            }
+            markers[side] = {
+                "family": [
+                    family.case_number,
+                    referral.number,
+                    family.members[0].surnames,
+                    f'/cases/{family.id}"',
+                ],
+                "arrival": [f'/arrivals/{arrival.id}"'],
+            }
+        sede = by_code(Sede, SEDE_SAVED)
+        need = by_code(Need, NEED_TOGGLED)
+        coverage = sorted(m.id for m in sede.municipalities)
+        toggled_need_id, need_was_active = need.id, need.is_active
+        sede_id = sede.id
+        world = World(
+            sides=sides,
+            catalog={
+                "user_id": users["sede_quiche"].id,
+                "sede_id": sede.id,
+                "institution_id": by_code(Institution, "OIM").id,
+                "need_id": need.id,
+            },
+            markers=markers,
+            usernames={name: user.username for name, user in users.items()},
+            sede_coverage=coverage,
+        )
+        db.session.remove()
+    yield world
+    with app.app_context():
+        db.session.execute(update(Need).where(Need.id == toggled_need_id).values(is_active=need_was_active))
+        db.session.execute(
+            sede_municipalities.delete().where(
+                (sede_municipalities.c.sede_id == sede_id)
+                | sede_municipalities.c.municipality_id.in_(coverage)
+            )
+        )
+        if coverage:
+            db.session.execute(
+                sede_municipalities.insert(), [{"sede_id": sede_id, "municipality_id": m} for m in coverage]
+            )
+        db.session.commit()
+        db.session.remove()
+
+
+# --- The tests -----------------------------------------------------------------------------------
+
+
+def test_every_route_is_in_the_matrix(app: Flask):
+    served = {
+        (rule.rule, method)
+        for rule in app.url_map.iter_rules()
+        if rule.endpoint != "static"
+        for method in rule.methods - {"HEAD", "OPTIONS"}
+    }
+    listed = [(route.rule, route.method) for route in MATRIX]
+    missing = sorted(served - set(listed))
+    assert not missing, (
+        "Routes missing from the access matrix: "
+        + ", ".join(f"{method} {rule}" for rule, method in missing)
+        + ". Add each one to MATRIX in tests/core/test_access_matrix.py with the permission it needs "
+        "and the scope its object is read through."
+    )
+    stale = sorted(set(listed) - served)
+    assert not stale, f"MATRIX lists routes the app no longer serves: {stale}"
+    assert len(listed) == len(set(listed)), "a route is listed twice in MATRIX"
+    assert listed[-1] == ("/logout", "POST"), "/logout must come last: it ends the shared session"
+
+
+def _hidden_markers(world: World, user: str) -> list[str]:
+    """What must never show on this user's pages: the objects of the side out of their scope."""
+    hidden = []
+    for scope, sides in SCOPE.items():
+        for side, seen_by in sides.items():
+            if user not in seen_by:
+                hidden += world.markers[side][scope]
+    return hidden
+
+
+@pytest.mark.parametrize("user", list(USERS))
+def test_access_matrix(app: Flask, world: World, user: str):
+    client = app.test_client()
+    if USERS[user].role is not None:
+        signed_in = client.post("/login", data={"username": world.usernames[user], "password": PASSWORD})
+        assert signed_in.status_code == 302
+    hidden = _hidden_markers(world, user)
+    failures = []
+    for route in MATRIX:
+        for side in route.sides:
+            url = world.url(route, side)
+            data = route.data(world) if callable(route.data) else route.data
+            response = client.open(url, method=route.method, data=data if route.method == "POST" else None)
+            want = expected(route, user, side)
+            where = f"{route.method} {url} ({route.rule}{', ' + side + ' side' if side else ''})"
+            if not want.accepts(response):
+                got = f"{response.status_code}"
+                if response.status_code == 302:
+                    got += f" → {response.location}"
+                elif response.status_code == 200:
+                    got += f" {response.mimetype}"
+                failures.append(f"{where}: expected {want.label}, got {got}")
+            elif response.status_code == 200 and response.mimetype == "text/html":
+                body = response.get_data(as_text=True)
+                leaked = [marker for marker in hidden if marker in body]
+                if leaked:
+                    failures.append(f"{where}: shows what is out of {user}'s scope: {leaked}")
+    assert not failures, f"{user}:\n" + "\n".join(failures)
