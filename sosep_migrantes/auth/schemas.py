@@ -5,15 +5,15 @@ from __future__ import annotations
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
-from marshmallow import EXCLUDE, Schema, fields, validate, validates_schema
+from marshmallow import EXCLUDE, fields, validate, validates_schema
 
 from ..core.permissions import Role
-from ..core.schema import REQUIRED, boolean, choice, raise_if, text
+from ..core.schema import REQUIRED, InputSchema, boolean, choice, raise_if, text
 
 MIN_PASSWORD = 10
 
 
-class LoginSchema(Schema):
+class LoginSchema(InputSchema):
     class Meta:
         unknown = EXCLUDE
 
@@ -33,7 +33,7 @@ def _password(required: bool) -> fields.String:
     )
 
 
-class UserSchema(Schema):
+class UserSchema(InputSchema):
     """Create or edit an account; the password is optional on edit (blank keeps the current one)."""
 
     class Meta:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
-from marshmallow import EXCLUDE, Schema, fields, post_load, validate, validates_schema
+from marshmallow import EXCLUDE, fields, post_load, validate, validates_schema
 
 from ..catalogs.models import (
     DocumentType,
@@ -19,7 +19,9 @@ from ..catalogs.services import municipalities_per_department
 from ..core.cui import check_cui
 from ..core.schema import (
     CatalogCode,
+    InputSchema,
     MunicipalityRef,
+    UniqueList,
     boolean,
     choice,
     date,
@@ -39,7 +41,7 @@ PHONE = validate.Regexp(
 )
 
 
-class MemberSchema(Schema):
+class MemberSchema(InputSchema):
     class Meta:
         unknown = EXCLUDE
 
@@ -59,7 +61,7 @@ class MemberSchema(Schema):
     document_type = CatalogCode(DocumentType)
     document_number = text(max_length=60)
     pueblo = CatalogCode(Pueblo)
-    languages = fields.List(CatalogCode(Language), load_default=list)
+    languages = UniqueList(CatalogCode(Language), load_default=list)
     needs_interpreter = boolean()
     has_disability = boolean()
     disability_notes = text(max_length=300)
@@ -105,7 +107,7 @@ class MemberSchema(Schema):
         return data
 
 
-class FamilyUnitSchema(Schema):
+class FamilyUnitSchema(InputSchema):
     class Meta:
         unknown = EXCLUDE
 
@@ -115,8 +117,8 @@ class FamilyUnitSchema(Schema):
     community = text(max_length=160)
     address = text(max_length=300)
     phone = fields.String(allow_none=True, validate=PHONE)
-    migration_reasons = fields.List(CatalogCode(MigrationReason), load_default=list)
-    protection_causes = fields.List(CatalogCode(ProtectionCause), load_default=list)
+    migration_reasons = UniqueList(CatalogCode(MigrationReason), load_default=list)
+    protection_causes = UniqueList(CatalogCode(ProtectionCause), load_default=list)
     consent_type = choice(
         [c.value for c in ConsentType],
         _l("Indique si la familia dio su consentimiento y cómo."),
@@ -151,7 +153,12 @@ class FamilyUnitSchema(Schema):
         heads = [
             m for m in members if isinstance(m, dict) and getattr(m.get("relationship"), "code", "") == "HEAD"
         ]
-        if members and len(heads) != 1:
+        ids = [m.get("id") for m in members if isinstance(m, dict) and m.get("id")]
+        if len(ids) != len(set(ids)):
+            errors["members_summary"] = str(
+                _l("Un mismo integrante aparece en dos filas. Vuelva a cargar el formulario.")
+            )
+        elif members and len(heads) != 1:
             errors["members_summary"] = str(
                 _l(
                     "La unidad familiar debe tener exactamente un(a) jefe(a) de familia; hay %(n)d.",

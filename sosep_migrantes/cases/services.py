@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from flask_babel import gettext as _
+from sqlalchemy import select
 from sqlalchemy.orm.exc import StaleDataError
 
 from ..auth.models import User
@@ -41,6 +43,14 @@ MEMBER_FIELDS = (
     "health_notes",
 )
 MEMBER_REFS = {"relationship": "relationship_to_head", "document_type": "document_type", "pueblo": "pueblo"}
+
+
+class EditError(ValueError):
+    """The edit cannot be applied as asked (errors keyed like the form's fields)."""
+
+    def __init__(self, errors: dict[str, str]) -> None:
+        super().__init__(errors)
+        self.errors = errors
 
 
 class EditConflict(Exception):
@@ -123,6 +133,8 @@ def update_family(family: FamilyUnit, data: dict[str, Any], user: User) -> Famil
     before = _snapshot(family)
     _apply_family(family, data)
     existing = {m.id: m for m in family.members}
+    removed = set(existing) - {m.get("id") for m in data["members"]}
+    _refuse_removing_members_with_history(family, removed)
     kept: list[Member] = []
     for position, member_data in enumerate(data["members"]):
         member = existing.get(member_data.get("id")) if member_data.get("id") else None
@@ -139,11 +151,45 @@ def update_family(family: FamilyUnit, data: dict[str, Any], user: User) -> Famil
     except StaleDataError as exc:  # the caller rolls back
         raise EditConflict(-1) from exc
     after = _snapshot(family)
-    changed = sorted(k for k in after if after[k] != before.get(k))
+    changed = sorted(k for k in before.keys() | after.keys() if after.get(k) != before.get(k))
     audit.record(
-        "family:update", "family", family.id, changed=changed, version=family.version, actor_id=user.id
+        "family:update",
+        "family",
+        family.id,
+        changed=changed,
+        removed_members=sorted(removed),
+        version=family.version,
+        actor_id=user.id,
     )
     return family
+
+
+def _refuse_removing_members_with_history(family: FamilyUnit, member_ids: set[int]) -> None:
+    """A member with needs, services or referrals on record stays: deleting them would erase that history."""
+    if not member_ids:
+        return
+    # Imported here: needs and referrals build on cases, not the other way round.
+    from ..needs.models import FamilyNeed
+    from ..referrals.models import referral_members
+
+    with_history = set(
+        db.session.scalars(select(FamilyNeed.member_id).where(FamilyNeed.member_id.in_(member_ids)))
+    ) | set(
+        db.session.scalars(
+            select(referral_members.c.member_id).where(referral_members.c.member_id.in_(member_ids))
+        )
+    )
+    if with_history:
+        names = ", ".join(m.full_name for m in family.members if m.id in with_history)
+        raise EditError(
+            {
+                "members_summary": _(
+                    "No se puede quitar a %(names)s: tiene necesidades o derivaciones registradas. "
+                    "Cancele y vuelva a editar sin quitarlo.",
+                    names=names,
+                )
+            }
+        )
 
 
 def _snapshot(family: FamilyUnit) -> dict[str, Any]:

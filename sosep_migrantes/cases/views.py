@@ -13,6 +13,8 @@ from ..catalogs.services import all_centres, all_departments, sede_for_municipal
 from ..core.audit import AuditEvent
 from ..core.forms import flatten_errors
 from ..core.permissions import Permission, Role, permission_required
+from ..core.schema import is_ascii_number
+from ..core.text import strip_control
 from ..extensions import db
 from ..needs import services as need_services
 from ..referrals import services as referral_services
@@ -20,53 +22,63 @@ from . import queries
 from .forms import family_values, form_choices, submitted_values, unsaved_changes
 from .models import CASE_STATUS_LABELS
 from .schemas import FamilyUnitSchema
-from .services import EditConflict, update_family
+from .services import EditConflict, EditError, update_family
 
 bp = Blueprint("cases", __name__, url_prefix="/cases")
 
-#: Filters live in the session, not in the URL: a name or CUI typed in the search box must not end
-#: up in browser history, proxies or access logs.
+#: Filters that say nothing about a person (centre, department, status, dates) are kept in the session
+#: so the list remembers them. The search text (a name, a CUI) is kept nowhere: it comes with the POST
+#: that shows the results, and pages of results are asked for by POST too. So it never reaches a URL,
+#: browser history, access logs or the session cookie.
 FILTERS_KEY = "case_filters"
+FILTER_KEYS = ("centre_id", "department_id", "status", "arrived_from", "arrived_to")
+EARLIEST = dt.date(2014, 1, 1)  # the Departamento de Atención a Unidades Familiares Migrantes starts
 
 
-def _filters_from_session() -> queries.CaseFilters:
-    raw = session.get(FILTERS_KEY) or {}
+def _as_int(value: str | None) -> int | None:
+    return int(value) if value and is_ascii_number(value, max_digits=6) else None
 
-    def as_date(value: str | None) -> dt.date | None:
-        try:
-            return dt.date.fromisoformat(value) if value else None
-        except ValueError:
-            return None
 
-    def as_int(value: str | None) -> int | None:
-        return int(value) if value and str(value).isdigit() else None
+def _as_date(value: str | None) -> dt.date | None:
+    try:
+        day = dt.date.fromisoformat(value) if value else None
+    except ValueError:
+        return None
+    return day if day is not None and EARLIEST <= day <= dt.date(2100, 12, 31) else None
 
-    status = raw.get("status") if raw.get("status") in CASE_STATUS_LABELS else None
+
+def _filters(raw: dict, q: str | None) -> queries.CaseFilters:
+    """Filters from untrusted input: anything malformed is ignored rather than failing the page."""
     return queries.CaseFilters(
-        centre_id=as_int(raw.get("centre_id")),
-        department_id=as_int(raw.get("department_id")),
-        status=status,
-        arrived_from=as_date(raw.get("arrived_from")),
-        arrived_to=as_date(raw.get("arrived_to")),
-        q=(raw.get("q") or "").strip()[:100] or None,
+        centre_id=_as_int(raw.get("centre_id")),
+        department_id=_as_int(raw.get("department_id")),
+        status=raw.get("status") if raw.get("status") in CASE_STATUS_LABELS else None,
+        arrived_from=_as_date(raw.get("arrived_from")),
+        arrived_to=_as_date(raw.get("arrived_to")),
+        q=strip_control(q or "").strip()[:100] or None,
     )
 
 
 @bp.route("/", methods=["GET", "POST"])
 @permission_required(Permission.CASE_VIEW)
 def list_cases():
+    q = None
     if request.method == "POST":
         if "clear" in request.form:
             session.pop(FILTERS_KEY, None)
-        else:
-            keys = ("centre_id", "department_id", "status", "arrived_from", "arrived_to", "q")
-            session[FILTERS_KEY] = {k: request.form.get(k, "").strip() for k in keys}
-        return redirect(url_for("cases.list_cases"))
-    filters = _filters_from_session()
-    page = max(request.args.get("page", 1, type=int), 1)
+            return redirect(url_for("cases.list_cases"))
+        session[FILTERS_KEY] = {k: request.form.get(k, "").strip()[:20] for k in FILTER_KEYS}
+        q = request.form.get("q", "")
+        if not q.strip():
+            return redirect(url_for("cases.list_cases"))
+    raw = session.get(FILTERS_KEY) or {}
+    filters = _filters(raw, q)
     per_page = current_app.config["CASES_PER_PAGE"]
     stmt = queries.search_families(current_user, filters)
     total = queries.count(stmt)
+    pages = max((total + per_page - 1) // per_page, 1)
+    page_arg = request.form.get("page") if request.method == "POST" else request.args.get("page")
+    page = min(max(_as_int(page_arg) or 1, 1), pages)
     families = db.session.scalars(stmt.limit(per_page).offset((page - 1) * per_page)).unique().all()
     centres = all_centres()
     if current_user.role_enum is Role.RECEPTION:
@@ -75,10 +87,11 @@ def list_cases():
         "cases/list.html",
         families=families,
         filters=filters,
-        raw_filters=session.get(FILTERS_KEY) or {},
+        raw_filters={**raw, "q": filters.q or ""},
+        searching=filters.q is not None,
         total=total,
         page=page,
-        pages=max((total + per_page - 1) // per_page, 1),
+        pages=pages,
         centres=centres,
         departments=all_departments(),
         statuses=CASE_STATUS_LABELS,
@@ -129,6 +142,10 @@ def edit(family_id: int):
         return _edit_form(family, values, flatten_errors(exc.messages), 400)
     try:
         update_family(family, data, current_user)
+    except EditError as exc:
+        db.session.rollback()
+        family = queries.get_family(current_user, family_id) or abort(404)
+        return _edit_form(family, values, exc.errors, 400)
     except EditConflict:
         db.session.rollback()
         family = queries.get_family(current_user, family_id) or abort(404)

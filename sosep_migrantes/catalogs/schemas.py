@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from marshmallow import EXCLUDE, Schema, fields, validate
+from marshmallow import EXCLUDE, fields, validate
 
-from ..core.schema import REQUIRED, CatalogCode, boolean, choice, text
+from ..core.schema import REQUIRED, CatalogCode, InputSchema, UniqueList, boolean, choice, text
 from .models import InstitutionKind, Need
 
 CODE = validate.Regexp(
@@ -13,7 +13,7 @@ CODE = validate.Regexp(
 )
 
 
-class InstitutionSchema(Schema):
+class InstitutionSchema(InputSchema):
     class Meta:
         unknown = EXCLUDE
 
@@ -26,14 +26,17 @@ class InstitutionSchema(Schema):
     phone = text(max_length=60)
     email = fields.String(
         allow_none=True,
-        validate=validate.Regexp(r"^[^@\s]+@[^@\s]+\.[^@\s]+$", error=_l("Correo electrónico no válido.")),
+        validate=[
+            validate.Regexp(r"^[^@\s]+@[^@\s]+\.[^@\s]+$", error=_l("Correo electrónico no válido.")),
+            validate.Length(max=120, error=_l("Debe tener como máximo {max} caracteres.")),
+        ],
     )
     contact_person = text(max_length=160)
-    needs = fields.List(CatalogCode(Need), load_default=list)
+    needs = UniqueList(CatalogCode(Need), load_default=list)
     is_active = boolean()
 
 
-class NeedSchema(Schema):
+class NeedSchema(InputSchema):
     class Meta:
         unknown = EXCLUDE
 

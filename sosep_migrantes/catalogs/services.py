@@ -12,6 +12,7 @@ from flask_babel import gettext as _
 from sqlalchemy import func, select
 
 from ..core import audit
+from ..core.schema import is_ascii_number
 from ..core.text import fold
 from ..extensions import db
 from .models import (
@@ -188,7 +189,7 @@ def find_municipality(value: str | int) -> Municipality | None:
     "San Pedro Sacatepéquez", which exists in Guatemala and in San Marcos).
     """
     text = str(value).strip()
-    if text.isdigit():
+    if is_ascii_number(text, max_digits=4):
         return db.session.get(Municipality, int(text))
     wanted = fold(text)
     municipalities = all_municipalities()

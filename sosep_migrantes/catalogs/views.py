@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from ..core.forms import flatten_errors, form_to_data
 from ..core.permissions import Permission, permission_required
+from ..core.schema import is_ascii_number
 from ..extensions import db
 from . import services
 from .models import INSTITUTION_KIND_LABELS, Institution, Municipality, Need, Sede
@@ -30,7 +31,11 @@ def sede_coverage(sede_id: int):
     sede = db.session.get(Sede, sede_id) or abort(404)
     if request.method == "POST":
         known = set(db.session.scalars(select(Municipality.id)))
-        wanted = [int(v) for v in request.form.getlist("municipalities") if v.isdigit() and int(v) in known]
+        wanted = [
+            int(v)
+            for v in request.form.getlist("municipalities")
+            if is_ascii_number(v, 4) and int(v) in known
+        ]
         moved = services.set_sede_coverage(sede, wanted)
         db.session.commit()
         if moved:

@@ -37,7 +37,7 @@ def check_digit_ok(cui: str) -> bool:
 
 def check_cui(value: str, municipalities_per_department: Mapping[int, int]) -> CuiCheck:
     cui = normalize_cui(value)
-    if not cui.isdigit() or len(cui) != 13:
+    if not re.fullmatch(r"[0-9]{13}", cui):
         return CuiCheck(cui, error=str(_l("El CUI debe tener 13 dígitos.")))
     department, municipality = int(cui[9:11]), int(cui[11:13])
     if department not in municipalities_per_department:

@@ -6,7 +6,49 @@ import datetime as dt
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
-from marshmallow import ValidationError, fields, validate
+from marshmallow import EXCLUDE, Schema, ValidationError, fields, pre_load, validate
+
+from .text import strip_control
+
+
+def _strip_control(value: Any) -> Any:
+    if isinstance(value, str):
+        return strip_control(value)
+    if isinstance(value, list):
+        return [_strip_control(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _strip_control(v) for k, v in value.items()}
+    return value
+
+
+class InputSchema(Schema):
+    """Base of every input schema: unknown keys ignored, control characters removed before loading."""
+
+    class Meta:
+        unknown = EXCLUDE
+
+    @pre_load
+    def strip_control_characters(self, data: Any, **kwargs: Any) -> Any:
+        return _strip_control(data)
+
+
+def is_ascii_number(value: Any, max_digits: int = 9) -> bool:
+    """'1304' yes; '²', '١٢' or a 20-digit number no (Python's isdigit() accepts the first two)."""
+    text = str(value)
+    return text.isascii() and text.isdecimal() and 0 < len(text) <= max_digits
+
+
+class UniqueList(fields.List):
+    """A list whose repeated entries count once (the same language chosen twice, say)."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> list:
+        items = super()._deserialize(value, attr, data, **kwargs)
+        unique: list = []
+        for item in items:
+            if item not in unique:
+                unique.append(item)
+        return unique
+
 
 REQUIRED = {"required": _l("Este campo es obligatorio."), "null": _l("Este campo es obligatorio.")}
 

@@ -6,6 +6,12 @@ import re
 import unicodedata
 
 _SPACES = re.compile(r"\s+")
+#: Control characters (NUL and friends) have no place in typed text; PostgreSQL refuses NUL outright.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def strip_control(text: str) -> str:
+    return _CONTROL.sub("", text)
 
 
 def fold(text: str | None) -> str:

@@ -5,13 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
-from marshmallow import EXCLUDE, Schema, fields, validate, validates_schema
+from marshmallow import EXCLUDE, fields, validate, validates_schema
 
 from ..catalogs.models import Need
-from ..core.schema import CatalogCode, choice, integer, raise_if, text
+from ..core.schema import CatalogCode, InputSchema, choice, integer, raise_if, text
 
 
-class NeedEntrySchema(Schema):
+class NeedEntrySchema(InputSchema):
     """One line of the needs checklist: a need identified, or attended at the centre right away."""
 
     class Meta:
@@ -34,7 +34,7 @@ class NeedEntrySchema(Schema):
             raise_if({"delivered_by": str(_l("Indique quién entregó o atendió."))})
 
 
-class NeedsBatchSchema(Schema):
+class NeedsBatchSchema(InputSchema):
     class Meta:
         unknown = EXCLUDE
 
@@ -46,7 +46,7 @@ class NeedsBatchSchema(Schema):
     )
 
 
-class AttendSchema(Schema):
+class AttendSchema(InputSchema):
     """Close an identified need with the service delivered at the centre."""
 
     class Meta:

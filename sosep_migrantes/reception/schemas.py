@@ -6,17 +6,20 @@ import datetime as dt
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
-from marshmallow import EXCLUDE, Schema, fields, post_load, validates_schema
+from marshmallow import EXCLUDE, fields, post_load, validates_schema
 
 from ..catalogs.models import Country
-from ..core.schema import REQUIRED, CatalogCode, choice, raise_if, text
+from ..core.schema import REQUIRED, CatalogCode, InputSchema, choice, raise_if, text
 from ..core.text import clean
 from ..core.timeutil import local_naive_to_utc
 from ..db import utcnow
 from .models import TransportMode
 
+#: The SOSEP department for migrant family units was created in 2014: nothing arrived before.
+EARLIEST_ARRIVAL = dt.date(2014, 1, 1)
 
-class ArrivalSchema(Schema):
+
+class ArrivalSchema(InputSchema):
     class Meta:
         unknown = EXCLUDE
 
@@ -35,7 +38,14 @@ class ArrivalSchema(Schema):
     @validates_schema(skip_on_field_errors=False)
     def check_time(self, data: dict[str, Any], **kwargs: Any) -> None:
         arrived_at = data.get("arrived_at")
-        if arrived_at is not None and local_naive_to_utc(arrived_at) > utcnow() + dt.timedelta(days=2):
+        if arrived_at is None:
+            return
+        # Checked on the date first: a year like 9999 would overflow the time-zone conversion.
+        if arrived_at.date() < EARLIEST_ARRIVAL:
+            raise_if({"arrived_at": str(_l("La fecha de llegada es demasiado antigua (desde 2014)."))})
+        if arrived_at.date() > dt.date.today() + dt.timedelta(days=3) or (
+            local_naive_to_utc(arrived_at) > utcnow() + dt.timedelta(days=2)
+        ):
             raise_if({"arrived_at": str(_l("La llegada no puede ser de más de dos días en el futuro."))})
 
     @post_load

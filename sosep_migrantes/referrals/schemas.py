@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from marshmallow import EXCLUDE, Schema, fields, validate
+from marshmallow import EXCLUDE, fields, validate
 
 from ..catalogs.models import Institution, Need
-from ..core.schema import REQUIRED, CatalogCode, boolean, choice, text
+from ..core.schema import REQUIRED, CatalogCode, InputSchema, UniqueList, boolean, choice, text
 from .models import Priority, ReferralStatus
 
 
-class ReferralSchema(Schema):
+class ReferralSchema(InputSchema):
     class Meta:
         unknown = EXCLUDE
 
@@ -21,14 +21,14 @@ class ReferralSchema(Schema):
         validate=validate.Length(min=1, error=_l("Elija al menos un integrante.")),
         error_messages={"required": _l("Elija al menos un integrante.")},
     )
-    needs = fields.List(CatalogCode(Need), load_default=list)
+    needs = UniqueList(CatalogCode(Need), load_default=list)
     reason = text(required=True, max_length=2000)
     priority = choice([p.value for p in Priority], load_default=Priority.NORMAL.value)
     #: Create it directly as *sent* (the slip is handed to the family now) instead of as a draft.
     send = boolean()
 
 
-class TransitionSchema(Schema):
+class TransitionSchema(InputSchema):
     class Meta:
         unknown = EXCLUDE
 

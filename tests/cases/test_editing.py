@@ -248,3 +248,50 @@ def test_a_member_of_another_family_cannot_be_taken_over(app, ctx, client):
     ours_members = db.session.get(FamilyUnit, ours_id).members
     assert [m.given_names for m in ours_members] == ["María", "Intruso"]
     assert pedro_id not in {m.id for m in ours_members}
+
+
+def test_a_member_with_needs_or_referrals_cannot_be_removed(app, ctx, client):
+    from tests.referrals.helpers import refer
+
+    user = make_user("reception", centre="FAG")
+    family = make_family(user, make_arrival(user))
+    family_id, son_id = family.id, family.members[1].id
+    refer(family, user, "SOSEP_SEDES", member_ids=[son_id], send=True)
+    login(client, user)
+    values = edit_values(family_id)
+    values["members"] = [values["members"][0]]  # the son's row removed
+    values["phone"] = "5555 1234"
+    response = client.post(f"/cases/{family_id}/edit", data=as_form(values))
+    assert response.status_code == 400
+    assert "No se puede quitar a José López Pérez" in response.get_data(as_text=True)
+    db.session.expire_all()
+    saved = db.session.get(FamilyUnit, family_id)
+    assert [m.id for m in saved.members][1] == son_id and saved.phone is None  # nothing applied
+    assert updates(family_id) == []
+
+
+def test_the_same_member_in_two_rows_is_refused(app, ctx, client):
+    user = make_user("reception", centre="FAG")
+    family = make_family(user, make_arrival(user))
+    family_id, head_id = family.id, family.members[0].id
+    login(client, user)
+    values = edit_values(family_id)
+    values["members"][1]["id"] = str(head_id)  # a tampered or stale row
+    response = client.post(f"/cases/{family_id}/edit", data=as_form(values))
+    assert response.status_code == 400
+    assert "Un mismo integrante aparece en dos filas" in response.get_data(as_text=True)
+    db.session.expire_all()
+    assert [m.given_names for m in db.session.get(FamilyUnit, family_id).members] == ["María", "José"]
+
+
+def test_removing_a_member_is_audited_by_id(app, ctx, client):
+    user = make_user("reception", centre="FAG")
+    family = make_family(user, make_arrival(user))
+    family_id, son_id = family.id, family.members[1].id
+    login(client, user)
+    values = edit_values(family_id)
+    values["members"] = [values["members"][0]]
+    assert client.post(f"/cases/{family_id}/edit", data=as_form(values)).status_code == 302
+    (event,) = updates(family_id)
+    assert event.details["removed_members"] == [son_id]
+    assert f"member:{son_id}" in event.details["changed"]
