@@ -6,7 +6,8 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from flask_babel import gettext as _
-from sqlalchemy import select
+from sqlalchemy import select, update
+from sqlalchemy.orm.attributes import set_committed_value
 
 from ..auth.models import User
 from ..cases.models import CaseStatus, FamilyUnit
@@ -39,6 +40,22 @@ def _member(family: FamilyUnit, member_id: int | None, field: str):
 
 
 def _deliver(family_need: FamilyNeed, data: dict[str, Any], user: User) -> ServiceDelivery:
+    """Record the service and close the need.
+
+    A need already saved as *identified* is closed with a compare-and-set ``UPDATE``: if someone else
+    attended it meanwhile (two clicks, two desks), the second service is refused instead of counted twice.
+    """
+    if family_need.id is not None:
+        db.session.flush()
+        claimed = db.session.execute(
+            update(FamilyNeed)
+            .where(FamilyNeed.id == family_need.id, FamilyNeed.status == NeedStatus.IDENTIFIED.value)
+            .values(status=NeedStatus.ATTENDED.value)
+            .execution_options(synchronize_session=False)
+        )
+        if claimed.rowcount != 1:
+            raise NeedError({"delivered_by": _("Esta necesidad ya no está pendiente.")})
+        set_committed_value(family_need, "status", NeedStatus.ATTENDED.value)
     service = ServiceDelivery(
         description=data.get("description") or family_need.need.name_es,
         quantity=data.get("quantity") or 1,

@@ -10,6 +10,7 @@ from flask_babel import gettext as _
 from sqlalchemy import Select, select, update
 from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.exc import StaleDataError
 
 from ..auth.models import User
 from ..cases.models import FamilyUnit, Member
@@ -170,7 +171,10 @@ def change_status(referral: Referral, to: ReferralStatus | str, note: str | None
     )
     if to is S.SENT:
         mark_referred(referral.family, referral.needs, [m.id for m in referral.members])
-    db.session.flush()
+    try:
+        db.session.flush()
+    except StaleDataError as exc:  # the case was edited at this very moment (its version moved on)
+        raise ReferralError({"status": _("El caso cambió mientras tanto. Vuelva a intentarlo.")}) from exc
     audit.record(
         f"referral:{to.value}", "family", referral.family_id, referral_id=referral.id, actor_id=user.id
     )

@@ -9,7 +9,7 @@ from flask_login import current_user
 from marshmallow import ValidationError
 from sqlalchemy.orm import selectinload
 
-from ..cases.models import FamilyUnit
+from ..cases.models import FamilyUnit, Member
 from ..cases.queries import get_family
 from ..catalogs.models import Institution, Need
 from ..catalogs.services import active_items, by_code
@@ -151,7 +151,11 @@ def arrival_slips(arrival_id: int):
         services.scoped_referrals(current_user)
         .join(FamilyUnit, FamilyUnit.id == Referral.family_id)
         .where(FamilyUnit.arrival_id == arrival.id, Referral.status.not_in(("draft", "cancelled")))
-        .options(selectinload(Referral.members), selectinload(Referral.needs))
+        .options(
+            selectinload(Referral.members).joinedload(Member.relationship_to_head),
+            selectinload(Referral.needs),
+            selectinload(Referral.family),
+        )
         .order_by(FamilyUnit.case_seq, Referral.id)
     ).all()
     if not referrals:

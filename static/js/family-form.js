@@ -133,6 +133,19 @@
     showSede();
   }
 
+  // One click, one family: a second click (or Enter) while the first save travels would register the
+  // family twice on a slow connection.
+  window.addEventListener("pageshow", function () {  // coming Back to the page: usable again
+    var buttons = form.querySelectorAll("button[type=submit]");
+    for (var i = 0; i < buttons.length; i++) { buttons[i].disabled = false; }
+  });
+  form.addEventListener("submit", function () {
+    var buttons = form.querySelectorAll("button[type=submit]");
+    window.setTimeout(function () {
+      for (var i = 0; i < buttons.length; i++) { buttons[i].disabled = true; }
+    }, 0);
+  });
+
   renumber();
   var summary = document.getElementById("error-summary");
   var firstError = form.querySelector("[aria-invalid=true]");

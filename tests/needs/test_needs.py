@@ -292,3 +292,39 @@ def test_coordinator_can_view_but_not_record(app, ctx, client):
     attend = client.post(f"/cases/{family_id}/needs/{need.id}/attend", data={"delivered_by": "X"})
     assert attend.status_code == 403
     assert [(n.need.code, n.status) for n in saved_needs()] == [("LEGAL", "identified")]
+
+
+def test_a_need_attended_by_someone_else_meanwhile_is_not_counted_twice(app):
+    from sosep_migrantes.auth.models import User
+    from sosep_migrantes.cases.models import FamilyUnit
+    from sosep_migrantes.catalogs.models import Need
+    from sosep_migrantes.needs import services
+
+    with app.test_request_context():
+        user = make_user("reception", centre="FAG")
+        family = make_family(user, make_arrival(user))
+        legal = db.session.scalar(select(Need).where(Need.code == "LEGAL"))
+        (need,) = services.record_needs(family, [{"need": legal, "action": "identified"}], user)
+        db.session.commit()
+        need_id, user_id, family_id = need.id, user.id, family.id
+        db.session.remove()
+
+    with app.test_request_context():  # desk 1 opened the page: it still sees the need as identified
+        stale = db.session.get(FamilyNeed, need_id)
+        assert stale.status == "identified"
+        with app.app_context():  # desk 2, with a session of its own, attends it first
+            fresh = db.session.get(FamilyNeed, need_id)
+            assert fresh is not stale
+            services.attend_need(fresh, {"delivered_by": "Ana"}, db.session.get(User, user_id))
+            db.session.commit()
+            db.session.remove()
+        assert stale.status == "identified"  # what desk 1 read, now out of date
+        try:
+            services.attend_need(stale, {"delivered_by": "Luis"}, db.session.get(User, user_id))
+        except services.NeedError as exc:
+            assert exc.errors == {"delivered_by": "Esta necesidad ya no está pendiente."}
+        else:
+            raise AssertionError("the second service was recorded")
+        db.session.rollback()
+        assert db.session.scalar(select(func.count()).select_from(ServiceDelivery)) == 1
+        assert db.session.get(FamilyUnit, family_id) is not None
