@@ -17,6 +17,7 @@ from ..catalogs.models import (
 )
 from ..catalogs.services import active_items, all_municipalities, sede_names_by_municipality
 from ..core.forms import form_to_data
+from ..core.schema import new_submission_token
 from ..core.timeutil import today_local
 from .models import CONSENT_LABELS, PREGNANCY_LABELS, SEX_LABELS, FamilyUnit
 
@@ -47,7 +48,11 @@ def form_choices() -> dict[str, Any]:
 
 def new_family_values() -> dict[str, Any]:
     """A blank family: one row for the head, consent dated today."""
-    return {"consent_on": today_local().isoformat(), "members": [{"relationship": "HEAD"}]}
+    return {
+        "consent_on": today_local().isoformat(),
+        "members": [{"relationship": "HEAD"}],
+        "submission_token": new_submission_token(),
+    }
 
 
 def family_values(family: FamilyUnit) -> dict[str, Any]:

@@ -109,6 +109,9 @@ class FamilyUnit(Base):
     notes: Mapped[str | None] = mapped_column(Text)
     #: Folded (lower-case, unaccented) case number, names and CUIs of the members, for search.
     search_text: Mapped[str] = mapped_column(Text, default="")
+    #: Random token of the form that registered the family: the same form sent again (a retry on a
+    #: shaky connection) finds this family instead of registering it twice.
+    submission_token: Mapped[str | None] = mapped_column(String(32), unique=True)
     #: Optimistic lock: an edit made on a stale version is refused, never silently overwritten.
     version: Mapped[int] = mapped_column(default=1)
     created_at: Mapped[created_at_col]

@@ -58,6 +58,13 @@ def get_family(user: User, family_id: int) -> FamilyUnit | None:
     )
 
 
+def submitted_family(user: User, token: str | None) -> FamilyUnit | None:
+    """The family a form with this one-time token already registered (a resent form), if any."""
+    if not token:
+        return None
+    return db.session.scalar(scoped_families(user).where(FamilyUnit.submission_token == token))
+
+
 @dataclass
 class CaseFilters:
     centre_id: int | None = None

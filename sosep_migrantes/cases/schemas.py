@@ -28,6 +28,7 @@ from ..core.schema import (
     integer,
     not_in_future,
     raise_if,
+    submission_token,
     text,
 )
 from ..core.text import clean
@@ -111,6 +112,7 @@ class FamilyUnitSchema(InputSchema):
     class Meta:
         unknown = EXCLUDE
 
+    submission_token = submission_token()
     #: The version the user started editing from (optimistic locking); only for edits.
     version = integer()
     destination_municipality = MunicipalityRef(required=True)

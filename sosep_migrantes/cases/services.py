@@ -102,6 +102,7 @@ def register_family(arrival: Arrival, data: dict[str, Any], user: User) -> Famil
         case_seq=seq,
         case_number=f"{arrival.centre.code}-{year}-{seq:05d}",
         created_by_id=user.id,
+        submission_token=data.get("submission_token"),
     )
     _apply_family(family, data)
     for position, member_data in enumerate(data["members"]):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
@@ -141,6 +142,20 @@ class MunicipalityRef(fields.Field):
 
     def _serialize(self, value: Any, attr: str | None, obj: Any, **kwargs: Any) -> Any:
         return None if value is None else value.id
+
+
+def submission_token() -> fields.String:
+    """The hidden one-time token a form carries (see ``new_submission_token``)."""
+    return fields.String(
+        allow_none=True,
+        validate=validate.Regexp(
+            r"^[0-9a-f]{32}$", error=_l("Formulario no válido: vuelva a cargar la página.")
+        ),
+    )
+
+
+def new_submission_token() -> str:
+    return uuid.uuid4().hex
 
 
 def raise_if(errors: dict[str, Any]) -> None:

@@ -7,10 +7,11 @@ from flask_babel import gettext as _
 from flask_babel import ngettext
 from flask_login import current_user
 from marshmallow import ValidationError
+from sqlalchemy.exc import IntegrityError
 
 from ..cases.forms import form_choices, new_family_values, submitted_values
 from ..cases.models import FamilyUnit
-from ..cases.queries import CaseFilters, count, get_family, search_families
+from ..cases.queries import CaseFilters, count, get_family, search_families, submitted_family
 from ..cases.schemas import FamilyUnitSchema
 from ..cases.services import register_family
 from ..catalogs.models import Country
@@ -114,6 +115,12 @@ def _family_form(arrival, values: dict, errors: dict, status: int = 200, last: F
     ), status
 
 
+def _already_saved(arrival, family):
+    """A form sent again (a retry on a slow connection) shows the family it registered, not a copy."""
+    flash(_("Esta unidad familiar ya estaba guardada como %(case)s.", case=family.case_number), "info")
+    return redirect(url_for("reception.new_family", arrival_id=arrival.id, saved=family.id))
+
+
 @bp.route("/<int:arrival_id>/families/new", methods=["GET", "POST"])
 @permission_required(Permission.CASE_CREATE)
 def new_family(arrival_id: int):
@@ -125,12 +132,23 @@ def new_family(arrival_id: int):
             last = None
         return _family_form(arrival, new_family_values(), {}, last=last)
     values = submitted_values()
+    already = submitted_family(current_user, values.get("submission_token"))
+    if already is not None:
+        return _already_saved(arrival, already)
     try:
         data = FamilyUnitSchema().load(values)
     except ValidationError as exc:
         return _family_form(arrival, values, flatten_errors(exc.messages), 400)
     family = register_family(arrival, data, current_user)
-    db.session.commit()
+    try:
+        db.session.commit()
+    except IntegrityError:
+        # The same form arrived twice at the same moment: the other request registered it.
+        db.session.rollback()
+        already = submitted_family(current_user, data.get("submission_token"))
+        if already is None:
+            raise
+        return _already_saved(arrival, already)
     flash(
         ngettext(
             "Unidad familiar %(case)s registrada con %(num)d integrante.",

@@ -82,6 +82,8 @@ class Referral(Base):
     number: Mapped[str] = mapped_column(String(40), unique=True)
     family_id: Mapped[int] = mapped_column(ForeignKey("family_units.id", ondelete="CASCADE"), index=True)
     institution_id: Mapped[int] = mapped_column(ForeignKey("institutions.id"), index=True)
+    #: Token of the form that created it: a resent form finds this referral instead of a second slip.
+    submission_token: Mapped[str | None] = mapped_column(String(32), unique=True)
     reason: Mapped[str] = mapped_column(Text)
     priority: Mapped[str] = mapped_column(String(10), default=Priority.NORMAL.value)
     status: Mapped[str] = mapped_column(String(20), default=ReferralStatus.DRAFT.value, index=True)

@@ -6,7 +6,16 @@ from flask_babel import lazy_gettext as _l
 from marshmallow import EXCLUDE, fields, validate
 
 from ..catalogs.models import Institution, Need
-from ..core.schema import REQUIRED, CatalogCode, InputSchema, UniqueList, boolean, choice, text
+from ..core.schema import (
+    REQUIRED,
+    CatalogCode,
+    InputSchema,
+    UniqueList,
+    boolean,
+    choice,
+    submission_token,
+    text,
+)
 from .models import Priority, ReferralStatus
 
 
@@ -14,6 +23,7 @@ class ReferralSchema(InputSchema):
     class Meta:
         unknown = EXCLUDE
 
+    submission_token = submission_token()
     institution = CatalogCode(Institution, required=True)
     member_ids = fields.List(
         fields.Integer(error_messages={"invalid": _l("Integrante no válido.")}),

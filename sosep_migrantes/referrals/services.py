@@ -71,6 +71,13 @@ def get_referral(user: User, referral_id: int, *, for_update: bool = False) -> R
     return db.session.scalar(stmt)
 
 
+def submitted_referral(user: User, token: str | None) -> Referral | None:
+    """The referral a form with this one-time token already created, if any."""
+    if not token:
+        return None
+    return db.session.scalar(scoped_referrals(user).where(Referral.submission_token == token))
+
+
 def family_referrals(family: FamilyUnit) -> Sequence[Referral]:
     return db.session.scalars(
         select(Referral).where(Referral.family_id == family.id).order_by(Referral.id)
@@ -93,6 +100,7 @@ def create_referral(family: FamilyUnit, data: dict[str, Any], user: User) -> Ref
     seq = next_number("referral", family.centre_id, year)
     referral = Referral(
         number=f"REF-{family.centre.code}-{year}-{seq:05d}",
+        submission_token=data.get("submission_token"),
         family_id=family.id,
         institution=institution,
         reason=data["reason"],

@@ -15,6 +15,7 @@ from ..catalogs.models import Institution, Need
 from ..catalogs.services import active_items, by_code
 from ..core.forms import flatten_errors, form_to_data
 from ..core.permissions import Permission, permission_required
+from ..core.schema import new_submission_token
 from ..extensions import db
 from ..reception.services import get_arrival
 from . import services
@@ -41,7 +42,13 @@ def _form(family, values: dict, errors: dict, status: int = 200):
 def _prefill(family) -> dict:
     """A new referral starts from the suggestion for the chosen institution, if there is one."""
     code = request.args.get("institution", "")
-    values: dict = {"institution": code, "priority": "normal", "member_ids": [], "needs": []}
+    values: dict = {
+        "institution": code,
+        "priority": "normal",
+        "member_ids": [],
+        "needs": [],
+        "submission_token": new_submission_token(),
+    }
     # The reason is printed on the slip, which is always in Spanish, whatever language the desk uses.
     with force_locale("es_GT"):
         suggestions = services.suggestions_for(family)
@@ -66,6 +73,10 @@ def new_referral(family_id: int):
     if request.method == "GET":
         return _form(family, _prefill(family), {})
     values = form_to_data(request.form, multi=("member_ids", "needs"))
+    already = services.submitted_referral(current_user, values.get("submission_token"))
+    if already is not None:  # the same form sent again: show what it created, print no second slip
+        flash(_("Esta derivación ya estaba guardada como %(number)s.", number=already.number), "info")
+        return redirect(url_for("referrals.detail", referral_id=already.id))
     try:
         data = ReferralSchema().load(values)
         referral = services.create_referral(family, data, current_user)

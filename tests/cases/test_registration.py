@@ -60,3 +60,23 @@ def test_case_numbers_follow_each_centre_and_year(app, ctx):
         make_family(user, tecun).case_number,
     ]
     assert numbers == ["FAG-2026-00001", "FAG-2026-00002", "TECUN_UMAN-2026-00001"]
+
+
+def test_the_same_form_sent_twice_registers_one_family(app, ctx, client):
+    """A retry on a shaky connection (the first save did arrive) must not create a second case."""
+    user = make_user("reception", centre="FAG")
+    arrival_id = make_arrival(user).id
+    login(client, user)
+    page = client.get(f"/arrivals/{arrival_id}/families/new").get_data(as_text=True)
+    token = re.search(r'name="submission_token" value="([0-9a-f]{32})"', page).group(1)
+    form = {**form_data(family_payload()), "submission_token": token}
+    first = client.post(f"/arrivals/{arrival_id}/families/new", data=form)
+    again = client.post(f"/arrivals/{arrival_id}/families/new", data=form)
+    assert first.status_code == again.status_code == 302
+    assert first.location == again.location  # both show the one family saved
+    shown = client.get(again.location).get_data(as_text=True)
+    assert "Esta unidad familiar ya estaba guardada como FAG-2026-00001." in shown
+    assert db.session.scalars(select(FamilyUnit.case_number)).all() == ["FAG-2026-00001"]
+    # A new form is a new token: the next family is registered normally.
+    next_page = client.get(f"/arrivals/{arrival_id}/families/new").get_data(as_text=True)
+    assert token not in next_page

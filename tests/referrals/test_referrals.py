@@ -489,3 +489,24 @@ def test_other_sede_cannot_open_the_referral_form(ctx, client):
     assert client.post(f"/referrals/{referral_id}/status", data={"status": "accepted"}).status_code == 404
     db.session.expire_all()
     assert count(Referral) == 1 and db.session.get(Referral, referral_id).status == "sent"
+
+
+def test_the_same_referral_form_sent_twice_creates_one_slip(app, ctx, client):
+    user = make_user("reception", centre="FAG")
+    family = make_family(user, make_arrival(user))
+    family_id, member_ids = family.id, [str(m.id) for m in family.members]
+    login(client, user)
+    page = client.get(f"/cases/{family_id}/referrals/new?institution=SOSEP_SEDES").get_data(as_text=True)
+    token = re.search(r'name="submission_token" value="([0-9a-f]{32})"', page).group(1)
+    form = {
+        "institution": "SOSEP_SEDES",
+        "member_ids": member_ids,
+        "reason": "Seguimiento",
+        "send": "true",
+        "submission_token": token,
+    }
+    first = client.post(f"/cases/{family_id}/referrals/new", data=form)
+    again = client.post(f"/cases/{family_id}/referrals/new", data=form)
+    assert first.status_code == again.status_code == 302 and first.location == again.location
+    assert "ya estaba guardada como REF-FAG-" in client.get(again.location).get_data(as_text=True)
+    assert len(db.session.scalars(select(Referral.id)).all()) == 1
