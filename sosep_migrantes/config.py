@@ -47,6 +47,8 @@ def load_config(instance_path: Path) -> dict:
         "RATELIMIT_STORAGE_URI": env.get("RATELIMIT_STORAGE_URI", "memory://"),
         "RATELIMIT_ENABLED": env.get("RATELIMIT_ENABLED", "1") == "1",
         "LOGIN_RATE_LIMIT": env.get("LOGIN_RATE_LIMIT", "10 per minute"),
+        #: Number of reverse proxies in front of the app (X-Forwarded-For hops to trust); 0 = none.
+        "PROXY_COUNT": int(env.get("PROXY_COUNT", "0")),
         "CASES_PER_PAGE": 25,
         "WTF_CSRF_TIME_LIMIT": None,
     }

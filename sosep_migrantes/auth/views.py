@@ -46,6 +46,12 @@ def _safe_next(target: str | None) -> str:
 
 @bp.route("/login", methods=["GET", "POST"])
 @limiter.limit(lambda: current_app.config["LOGIN_RATE_LIMIT"], methods=["POST"])
+# Per account too: guessing one user's password from many addresses (or from behind one proxy) is slowed.
+@limiter.limit(
+    lambda: current_app.config["LOGIN_RATE_LIMIT"],
+    methods=["POST"],
+    key_func=lambda: "user:" + request.form.get("username", "").strip().lower()[:60],
+)
 def login():
     if current_user.is_authenticated:
         return redirect(url_for("core.index"))

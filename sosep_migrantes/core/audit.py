@@ -59,6 +59,7 @@ ACTION_LABELS = {
     "institution:save": _l("Institución guardada"),
     "need:create": _l("Necesidad agregada al catálogo"),
     "need:toggle": _l("Necesidad activada o desactivada"),
+    "slip:print": _l("Boleta de referencia impresa"),
 }
 
 

@@ -13,6 +13,7 @@ from ..cases.models import FamilyUnit, Member
 from ..cases.queries import get_family
 from ..catalogs.models import Institution, Need
 from ..catalogs.services import active_items, by_code
+from ..core import audit
 from ..core.forms import flatten_errors, form_to_data
 from ..core.permissions import Permission, permission_required
 from ..core.schema import new_submission_token
@@ -150,8 +151,12 @@ def slip(referral_id: int):
     if referral.status in ("draft", "cancelled"):
         # Like the arrival's PDF: a draft or a cancelled referral has no slip to hand to the family.
         abort(404)
+    content = render_slips([referral])
+    # Printing personal data is recorded like a change: who printed which slip, and when.
+    audit.record("slip:print", "family", referral.family_id, referral_id=referral.id)
+    db.session.commit()
     # The file is named by the slip number only: no names in downloads or URLs.
-    return _pdf(render_slips([referral]), f"{referral.number}.pdf")
+    return _pdf(content, f"{referral.number}.pdf")
 
 
 @bp.get("/arrivals/<int:arrival_id>/slips.pdf")
@@ -172,4 +177,7 @@ def arrival_slips(arrival_id: int):
     if not referrals:
         flash(_("Esta llegada no tiene derivaciones enviadas para imprimir."), "info")
         return redirect(url_for("reception.arrival", arrival_id=arrival.id))
-    return _pdf(render_slips(referrals), f"boletas-llegada-{arrival.id}.pdf")
+    content = render_slips(referrals)
+    audit.record("slip:print", "arrival", arrival.id, referrals=[r.id for r in referrals])
+    db.session.commit()
+    return _pdf(content, f"boletas-llegada-{arrival.id}.pdf")

@@ -195,6 +195,20 @@ def test_too_many_login_attempts_are_slowed_down(app, limited_app):
     assert client.get("/login").status_code == 200  # only attempts are limited, not the page
 
 
+def test_guessing_one_account_from_many_addresses_is_slowed_down_too(app, limited_app):
+    username = create(app, "coordinator")
+    other = create(app, "coordinator")
+
+    def attempt(user: str, address: str) -> int:
+        client = limited_app.test_client()
+        data = {"username": user, "password": "guess-guess-1"}
+        return client.post("/login", data=data, environ_base={"REMOTE_ADDR": address}).status_code
+
+    assert [attempt(username, f"10.0.0.{n}") for n in range(1, 4)] == [400, 400, 400]
+    assert attempt(username, "10.0.0.9") == 429  # a fourth address, the same account
+    assert attempt(other, "10.0.0.10") == 400  # other accounts are not affected
+
+
 def new_user_form(**overrides: str) -> dict[str, str]:
     form = {
         "username": "recepcion.fag",

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import segno
 from pypdf import PdfReader
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from sosep_migrantes.cases.models import FamilyUnit
 from sosep_migrantes.catalogs.services import centre_by_code
@@ -264,3 +264,25 @@ def test_slip_qr_is_made_from_the_number(ctx, monkeypatch, client):
     login(client, user)
     pdf_pages(client.get(f"/referrals/{referral.id}/slip.pdf"))
     assert encoded == [referral.number]
+
+
+def test_printing_a_slip_is_audited_without_personal_data(ctx, client):
+    from sosep_migrantes.core.audit import AuditEvent
+
+    user = make_user("reception", centre="FAG")
+    arrival = make_arrival(user)
+    family = mayan_family(user, arrival)
+    referral = refer(family, user, "OIM", send=True)
+    referral_id, arrival_id, family_id = referral.id, arrival.id, family.id
+    login(client, user)
+    pdf_pages(client.get(f"/referrals/{referral_id}/slip.pdf"))
+    pdf_pages(client.get(f"/arrivals/{arrival_id}/slips.pdf"))
+    printed = db.session.scalars(
+        select(AuditEvent).where(AuditEvent.action == "slip:print").order_by(AuditEvent.id)
+    ).all()
+    assert [(e.subject_type, e.subject_id, e.user_id) for e in printed] == [
+        ("family", family_id, user.id),
+        ("arrival", arrival_id, user.id),
+    ]
+    assert printed[0].details == {"referral_id": referral_id}
+    assert printed[1].details == {"referrals": [referral_id]}
