@@ -15,7 +15,7 @@ from ..catalogs.models import (
     ProtectionCause,
     Pueblo,
 )
-from ..catalogs.services import active_items, all_municipalities, sede_names_by_municipality
+from ..catalogs.services import active_items, all_municipalities, by_code, sede_names_by_municipality
 from ..core.forms import form_to_data
 from ..core.schema import new_submission_token
 from ..core.timeutil import today_local
@@ -147,20 +147,43 @@ def unsaved_changes(submitted: dict[str, Any], current: dict[str, Any]) -> list[
     for key, label in FAMILY_LABELS.items():
         mine, theirs = _norm(submitted.get(key)), _norm(current.get(key))
         if mine != theirs:
-            rows.append((str(label), _show(mine), _show(theirs)))
+            rows.append((str(label), _show(mine, key), _show(theirs, key)))
     current_members = {m.get("id"): m for m in current.get("members", [])}
     for index, member in enumerate(submitted.get("members", []), start=1):
         saved = current_members.get(member.get("id"), {})
         for key, label in MEMBER_LABELS.items():
             mine, theirs = _norm(member.get(key)), _norm(saved.get(key))
             if mine != theirs:
-                rows.append((f"{_l('Integrante')} {index} · {label}", _show(mine), _show(theirs)))
+                rows.append((f"{_l('Integrante')} {index} · {label}", _show(mine, key), _show(theirs, key)))
     return rows
 
 
-def _show(value: Any) -> str:
+#: Fields whose values are codes, and how to name them for a person.
+_CODED: dict[str, Any] = {
+    "relationship": FamilyRelationship,
+    "document_type": DocumentType,
+    "pueblo": Pueblo,
+    "languages": Language,
+    "migration_reasons": MigrationReason,
+    "protection_causes": ProtectionCause,
+    "sex": SEX_LABELS,
+    "pregnancy": PREGNANCY_LABELS,
+    "consent_type": CONSENT_LABELS,
+}
+
+
+def _name(key: str, code: str) -> str:
+    source = _CODED.get(key)
+    if isinstance(source, dict):
+        return str(source.get(code, code))
+    item = by_code(source, code) if source is not None else None
+    return item.name if item is not None else code
+
+
+def _show(value: Any, key: str = "") -> str:
     if value is True:
         return "✓"
     if value in ("", None, False, []):
         return "—"
-    return ", ".join(value) if isinstance(value, list) else str(value)
+    values = value if isinstance(value, list) else [value]
+    return ", ".join(_name(key, str(v)) for v in values)

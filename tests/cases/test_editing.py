@@ -161,13 +161,16 @@ def test_two_people_editing_the_same_case_the_second_gets_a_conflict(app):
     mine = dict(both_loaded, phone="5555-1111")
     assert clients["primera"].post(f"/cases/{family_id}/edit", data=as_form(mine)).status_code == 302
 
-    theirs = dict(both_loaded, community="Caserío El Naranjo")
+    theirs = dict(both_loaded, community="Caserío El Naranjo", migration_reasons=["UNEMPLOYMENT"])
     conflict = clients["segunda"].post(f"/cases/{family_id}/edit", data=as_form(theirs))
     html = conflict.get_data(as_text=True)
     assert conflict.status_code == 409
     assert CONFLICT in html
     # The second person's own changes are listed so they can re-apply them...
     assert "<tr><td>Comunidad, aldea o colonia</td><td>Caserío El Naranjo</td><td>—</td></tr>" in html
+    # Catalogue values are shown by name, as the form shows them, not by code.
+    reasons = "<td>Motivos de la migración</td><td>Desempleo o falta de oportunidades económicas</td>"
+    assert reasons in html
     # ... and the form now holds what is saved, at the new version.
     assert 'name="version" value="2"' in html and 'value="5555-1111"' in html
     assert 'value="Caserío El Naranjo"' not in html
