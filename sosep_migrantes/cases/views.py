@@ -153,5 +153,17 @@ def edit(family_id: int):
         # The form now shows what is saved; the user's own changes are listed to re-apply.
         return _edit_form(family, current, {}, 409, conflict=unsaved_changes(values, current))
     db.session.commit()
+    if queries.get_family(current_user, family.id) is None:
+        # A sede user moved the family to another territory: say where it went instead of showing a 404.
+        sede = sede_for_municipality(family.destination_municipality_id)
+        flash(
+            _(
+                "Cambios guardados. El caso %(case)s pasó a %(sede)s y ya no aparece en su lista.",
+                case=family.case_number,
+                sede=sede.name if sede else _("Sin sede asignada"),
+            ),
+            "info",
+        )
+        return redirect(url_for("cases.list_cases"))
     flash(_("Cambios guardados."), "success")
     return redirect(url_for("cases.detail", family_id=family.id))

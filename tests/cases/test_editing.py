@@ -298,3 +298,20 @@ def test_removing_a_member_is_audited_by_id(app, ctx, client):
     (event,) = updates(family_id)
     assert event.details["removed_members"] == [son_id]
     assert f"member:{son_id}" in event.details["changed"]
+
+
+def test_a_sede_that_moves_a_family_away_is_told_where_it_went(app):
+    with app.app_context():
+        staff = make_user("reception", centre="FAG")
+        family_id = make_family(staff, make_arrival(staff)).id  # going to Cuilco, Huehuetenango
+        make_user("sede", sede="HUEHUETENANGO", username="sede.huehue")
+        values = edit_values(family_id)
+        db.session.remove()
+    client = app.test_client()
+    client.post("/login", data={"username": "sede.huehue", "password": PASSWORD})
+    values["destination_municipality"] = "Santa María Nebaj, Quiché"
+    response = client.post(f"/cases/{family_id}/edit", data=as_form(values), follow_redirects=True)
+    html = response.get_data(as_text=True)
+    assert response.status_code == 200 and response.request.path == "/cases/"
+    assert "pasó a Sede Departamental de Quiché y ya no aparece en su lista" in html
+    assert client.get(f"/cases/{family_id}").status_code == 404
