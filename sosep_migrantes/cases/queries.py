@@ -109,3 +109,21 @@ def search_families(user: User, filters: CaseFilters) -> Select[tuple[FamilyUnit
 
 def count(stmt: Select) -> int:
     return db.session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0
+
+
+def possible_duplicates(user: User, family: FamilyUnit) -> list[tuple[Member, FamilyUnit]]:
+    """Members of this family whose CUI is also in another case the user can see.
+
+    Two desks registering the same flight, or a family returned twice: staff are told, and decide.
+    """
+    cuis = {m.cui: m for m in family.members if m.cui}
+    if not cuis:
+        return []
+    others = db.session.execute(
+        scoped_families(user)
+        .join(Member, Member.family_id == FamilyUnit.id)
+        .where(Member.cui.in_(cuis), FamilyUnit.id != family.id)
+        .add_columns(Member.cui)
+        .order_by(FamilyUnit.id)
+    ).all()
+    return [(cuis[cui], other) for other, cui in others]

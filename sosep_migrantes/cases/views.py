@@ -115,6 +115,7 @@ def detail(family_id: int):
         needs=need_services.family_needs(family),
         referrals=referral_services.family_referrals(family),
         suggestions=referral_services.suggestions_for(family),
+        duplicates=queries.possible_duplicates(current_user, family),
     )
 
 

@@ -11,7 +11,14 @@ from sqlalchemy.exc import IntegrityError
 
 from ..cases.forms import form_choices, new_family_values, submitted_values
 from ..cases.models import FamilyUnit
-from ..cases.queries import CaseFilters, count, get_family, search_families, submitted_family
+from ..cases.queries import (
+    CaseFilters,
+    count,
+    get_family,
+    possible_duplicates,
+    search_families,
+    submitted_family,
+)
 from ..cases.schemas import FamilyUnitSchema
 from ..cases.services import register_family
 from ..catalogs.models import Country
@@ -110,6 +117,7 @@ def _family_form(arrival, values: dict, errors: dict, status: int = 200, last: F
         values=values,
         errors=errors,
         last=last,
+        duplicates=possible_duplicates(current_user, last) if last is not None else [],
         registered=count(search_families(current_user, CaseFilters(arrival_id=arrival.id))),
         choices=form_choices(),
     ), status

@@ -80,3 +80,22 @@ def test_the_same_form_sent_twice_registers_one_family(app, ctx, client):
     # A new form is a new token: the next family is registered normally.
     next_page = client.get(f"/arrivals/{arrival_id}/families/new").get_data(as_text=True)
     assert token not in next_page
+
+
+def test_a_cui_already_in_another_case_is_pointed_out(app, ctx, client):
+    user = make_user("reception", centre="FAG")
+    arrival = make_arrival(user)
+    cui = "2456789050101"
+    first = make_family(user, arrival, members=[member(cui=cui)])
+    first_number = first.case_number
+    login(client, user)
+    form = form_data(family_payload(members=[member("Rosa", "Xol", cui=cui)]))
+    response = client.post(f"/arrivals/{arrival.id}/families/new", data=form)
+    banner = client.get(response.location).get_data(as_text=True)
+    assert "Posible registro duplicado:" in banner
+    assert "El CUI de Rosa Xol también está en el caso" in banner and first_number in banner
+    second = db.session.scalar(select(FamilyUnit).where(FamilyUnit.case_number != first_number))
+    detail = client.get(f"/cases/{second.id}").get_data(as_text=True)
+    assert "Posible registro duplicado:" in detail and first_number in detail
+    other = make_family(user, arrival, members=[member("Juana", "Coy", cui="1234567890101")])
+    assert "Posible registro duplicado" not in client.get(f"/cases/{other.id}").get_data(as_text=True)
