@@ -10,6 +10,7 @@ from typing import TypeVar
 from flask import g, has_app_context
 from flask_babel import gettext as _
 from sqlalchemy import func, select
+from sqlalchemy.orm import joinedload
 
 from ..core import audit
 from ..core.schema import is_ascii_number
@@ -226,8 +227,18 @@ def sede_names_by_municipality() -> dict[int, str]:
     return {municipality_id: name for municipality_id, name in rows}
 
 
+def coverage_counts() -> dict[int, int]:
+    """How many municipalities each sede covers (one query for the whole list)."""
+    rows = db.session.execute(
+        select(sede_municipalities.c.sede_id, func.count()).group_by(sede_municipalities.c.sede_id)
+    )
+    return {sede_id: count for sede_id, count in rows}
+
+
 def all_sedes() -> Sequence[Sede]:
-    return db.session.scalars(select(Sede).order_by(Sede.department_id, Sede.name)).all()
+    return db.session.scalars(
+        select(Sede).options(joinedload(Sede.department)).order_by(Sede.department_id, Sede.name)
+    ).all()
 
 
 def sede_by_code(code: str) -> Sede | None:

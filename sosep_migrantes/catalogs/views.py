@@ -22,7 +22,9 @@ bp = Blueprint("catalogs", __name__, url_prefix="/admin/catalogs")
 @bp.get("/sedes")
 @permission_required(Permission.CATALOG_MANAGE)
 def sedes():
-    return render_template("catalogs/sedes.html", sedes=services.all_sedes())
+    return render_template(
+        "catalogs/sedes.html", sedes=services.all_sedes(), counts=services.coverage_counts()
+    )
 
 
 @bp.route("/sedes/<int:sede_id>", methods=["GET", "POST"])

@@ -7,6 +7,7 @@ from typing import Any
 
 from flask_babel import gettext as _
 from sqlalchemy import select, update
+from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 
 from ..auth.models import User
@@ -26,7 +27,10 @@ class NeedError(ValueError):
 
 def family_needs(family: FamilyUnit) -> Sequence[FamilyNeed]:
     return db.session.scalars(
-        select(FamilyNeed).where(FamilyNeed.family_id == family.id).order_by(FamilyNeed.id)
+        select(FamilyNeed)
+        .where(FamilyNeed.family_id == family.id)
+        .options(selectinload(FamilyNeed.services))
+        .order_by(FamilyNeed.id)
     ).all()
 
 
