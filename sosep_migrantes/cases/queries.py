@@ -74,6 +74,8 @@ class CaseFilters:
     arrived_to: dt.date | None = None
     q: str | None = None
     arrival_id: int | None = None
+    #: Only families with a protection-risk cause (they go first in follow-up).
+    protection_only: bool = False
 
 
 def _local_day_start(day: dt.date) -> dt.datetime:
@@ -90,6 +92,8 @@ def search_families(user: User, filters: CaseFilters) -> Select[tuple[FamilyUnit
         )
     if filters.status:
         stmt = stmt.where(FamilyUnit.status == filters.status)
+    if filters.protection_only:
+        stmt = stmt.where(FamilyUnit.protection_causes.any())
     if filters.arrival_id:
         stmt = stmt.where(FamilyUnit.arrival_id == filters.arrival_id)
     if filters.arrived_from:

@@ -31,7 +31,7 @@ bp = Blueprint("cases", __name__, url_prefix="/cases")
 #: that shows the results, and pages of results are asked for by POST too. So it never reaches a URL,
 #: browser history, access logs or the session cookie.
 FILTERS_KEY = "case_filters"
-FILTER_KEYS = ("centre_id", "department_id", "status", "arrived_from", "arrived_to")
+FILTER_KEYS = ("centre_id", "department_id", "status", "arrived_from", "arrived_to", "protection")
 EARLIEST = dt.date(2014, 1, 1)  # the Departamento de Atención a Unidades Familiares Migrantes starts
 
 
@@ -53,6 +53,7 @@ def _filters(raw: dict, q: str | None) -> queries.CaseFilters:
         centre_id=_as_int(raw.get("centre_id")),
         department_id=_as_int(raw.get("department_id")),
         status=raw.get("status") if raw.get("status") in CASE_STATUS_LABELS else None,
+        protection_only=raw.get("protection") == "true",
         arrived_from=_as_date(raw.get("arrived_from")),
         arrived_to=_as_date(raw.get("arrived_to")),
         q=strip_control(q or "").strip()[:100] or None,

@@ -34,6 +34,7 @@ def _form(family, values: dict, errors: dict, status: int = 200):
         values=values,
         errors=errors,
         institutions=active_items(Institution),
+        institution_needs={i.code: [n.code for n in i.needs] for i in active_items(Institution)},
         needs=active_items(Need),
         priorities=PRIORITY_LABELS,
         suggestions=services.suggestions_for(family),

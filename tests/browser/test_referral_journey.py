@@ -192,6 +192,14 @@ def test_reception_refers_a_family_to_oim_and_prints_the_slip(app, page: Page) -
     expect(covered.get_by_role("checkbox", name="Asesoría legal")).to_be_checked()
     expect(covered.get_by_role("checkbox", name="Alimentación", exact=True)).not_to_be_checked()
     expect(covered.get_by_role("checkbox", checked=True)).to_have_count(1)
+    # The needs OIM serves stand out; choosing another institution moves the emphasis.
+    expect(covered.locator("label.served", has_text="Asesoría legal")).to_have_count(1)
+    expect(covered.locator("label.served", has_text="Documentos de identidad (RENAP)")).to_have_count(0)
+    page.get_by_label("Institución").select_option(label="Registro Nacional de las Personas (RENAP)")
+    expect(covered.locator("label.served")).to_have_text(["Documentos de identidad (RENAP)"])
+    page.get_by_label("Institución").select_option(
+        label="Organización Internacional para las Migraciones (OIM)"
+    )
     full_page_screenshot(page, REFERRAL_PNG)
     page.get_by_role("button", name="Crear y enviar").click()
 

@@ -246,3 +246,18 @@ def test_malformed_filters_are_ignored_not_fatal(app, world):
     assert client.post("/cases/", data={**bad, "q": "Tzoc\x00"}).status_code == 200
     assert listed(client) == set(world.numbers.values())
     assert client.get("/cases/?page=99999999999999999999").status_code == 200
+
+
+def test_list_can_show_only_families_with_a_protection_cause(app):
+    with app.app_context():
+        staff = make_user("coordinator", username="proteccion")
+        arrival = make_arrival(staff)
+        plain = make_family(staff, arrival).case_number
+        at_risk = make_family(staff, arrival, protection_causes=["THREATS"]).case_number
+        db.session.remove()
+    client = signed_in(app, "coordinator")
+    assert listed(client) == {plain, at_risk}
+    client.post("/cases/", data={"protection": "true"})
+    assert listed(client) == {at_risk}
+    client.post("/cases/", data={"clear": "1"})
+    assert listed(client) == {plain, at_risk}
