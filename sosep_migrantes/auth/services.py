@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import cache
 from typing import Any
 
 from flask_babel import gettext as _
@@ -15,9 +16,12 @@ from ..db import utcnow
 from ..extensions import db
 from .models import User, _hasher, verify_password
 
-# Verifying against a dummy hash when the user does not exist keeps the timing the same,
-# so the login form does not reveal which usernames exist.
-_DUMMY_HASH = _hasher.hash("sosep-migrantes-dummy-password")
+
+@cache
+def _dummy_hash() -> str:
+    """Verifying against a dummy hash when the user does not exist keeps the timing the same, so the
+    login form does not reveal which usernames exist. Made on the first failed look-up, not at start-up."""
+    return _hasher.hash("sosep-migrantes-dummy-password")
 
 
 class UserError(ValueError):
@@ -29,7 +33,7 @@ class UserError(ValueError):
 def authenticate(username: str, password: str) -> User | None:
     user = db.session.scalar(select(User).where(User.username == username.strip().lower()))
     if user is None:
-        verify_password(_DUMMY_HASH, password)
+        verify_password(_dummy_hash(), password)
         return None
     if not user.check_password(password) or not user.is_active:
         return None

@@ -63,11 +63,6 @@ ACTION_LABELS = {
 }
 
 
-def action_label(action: str) -> str:
-    label = ACTION_LABELS.get(action)
-    return str(label) if label is not None else action
-
-
 #: What kind of record an event is about, as shown on the audit log page; missing ones show their code.
 SUBJECT_LABELS = {
     "arrival": _l("Llegada"),
@@ -81,9 +76,17 @@ SUBJECT_LABELS = {
 }
 
 
+def _label(labels: dict[str, Any], code: str) -> str:
+    label = labels.get(code)
+    return str(label) if label is not None else code
+
+
+def action_label(action: str) -> str:
+    return _label(ACTION_LABELS, action)
+
+
 def subject_label(subject_type: str) -> str:
-    label = SUBJECT_LABELS.get(subject_type)
-    return str(label) if label is not None else subject_type
+    return _label(SUBJECT_LABELS, subject_type)
 
 
 def record(action: str, subject_type: str, subject_id: int | None, **details: Any) -> AuditEvent:
