@@ -13,7 +13,7 @@ run: setup  ## Install, migrate, load catalogues, create the first admin and ser
 $(BIN)/activate: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet -e '.[dev,bench]'
 	touch $(BIN)/activate
 
 install: $(BIN)/activate translations
