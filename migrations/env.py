@@ -4,6 +4,8 @@ from logging.config import fileConfig
 from alembic import context
 from flask import current_app
 
+from sosep_migrantes.db import in_dialect
+
 # this is the Alembic Config object, which provides
 # access to the values within the .ini file in use.
 config = context.config
@@ -88,6 +90,13 @@ def run_migrations_online():
     connectable = get_engine()
 
     with connectable.connect() as connection:
+        if conf_args.get("include_object") is None:
+            # Objects built on one kind of database only (the PostgreSQL trigram index) are not
+            # reported missing by autogenerate on the other.
+            dialect = connection.dialect.name
+            conf_args["include_object"] = lambda obj, name, type_, reflected, compare_to: in_dialect(
+                obj, dialect
+            )
         context.configure(connection=connection, target_metadata=get_metadata(), **conf_args)
 
         with context.begin_transaction():

@@ -50,5 +50,8 @@ def load_config(instance_path: Path) -> dict:
         #: Number of reverse proxies in front of the app (X-Forwarded-For hops to trust); 0 = none.
         "PROXY_COUNT": int(env.get("PROXY_COUNT", "0")),
         "CASES_PER_PAGE": 25,
+        #: A list counts its matches up to this many, then says "more than" (counting a national list
+        #: on every page cost more than showing it).
+        "CASES_COUNT_CAP": 500,
         "WTF_CSRF_TIME_LIMIT": None,
     }

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated
+from typing import Annotated, Any
 
 from sqlalchemy import DateTime, MetaData, String, func
 from sqlalchemy.orm import DeclarativeBase, mapped_column, registry
@@ -34,3 +34,12 @@ class Base(DeclarativeBase):
 
 def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
+
+
+def in_dialect(obj: Any, dialect_name: str) -> bool:
+    """Whether a schema object exists on this kind of database (``info={"dialect": ...}`` says where).
+
+    Alembic's comparison of migrations and models asks this, so an index built only on PostgreSQL
+    (the trigram search index) is not reported missing on SQLite.
+    """
+    return obj.info.get("dialect", dialect_name) == dialect_name

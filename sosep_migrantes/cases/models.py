@@ -87,6 +87,15 @@ class FamilyUnit(Base):
         UniqueConstraint("centre_id", "case_year", "case_seq", name="uq_family_units_case"),
         CheckConstraint("consent_type IN ('written', 'verbal_witness', 'refused')", name="consent_type"),
         Index("ix_family_units_status", "status"),
+        # Name, CUI and case-number search (``LIKE '%word%'``) through trigrams, on PostgreSQL only;
+        # SQLite reads the table, which is fine at its scale (migration 0004).
+        Index(
+            "ix_family_units_search_text_trgm",
+            "search_text",
+            postgresql_using="gin",
+            postgresql_ops={"search_text": "gin_trgm_ops"},
+            info={"dialect": "postgresql"},
+        ).ddl_if(dialect="postgresql"),
     )
 
     id: Mapped[intpk]

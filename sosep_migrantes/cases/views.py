@@ -8,10 +8,12 @@ from flask import Blueprint, abort, current_app, flash, redirect, render_templat
 from flask_babel import gettext as _
 from flask_login import current_user
 from marshmallow import ValidationError
+from sqlalchemy import false
 
 from ..catalogs.services import all_centres, all_departments, sede_for_municipality
 from ..core.audit import AuditEvent
 from ..core.forms import flatten_errors
+from ..core.pagination import paginate
 from ..core.permissions import Permission, Role, permission_required
 from ..core.schema import is_ascii_number
 from ..core.text import strip_control
@@ -74,25 +76,26 @@ def list_cases():
             return redirect(url_for("cases.list_cases"))
     raw = session.get(FILTERS_KEY) or {}
     filters = _filters(raw, q)
-    per_page = current_app.config["CASES_PER_PAGE"]
+    errors = {}
     stmt = queries.search_families(current_user, filters)
-    total = queries.count(stmt)
-    pages = max((total + per_page - 1) // per_page, 1)
+    if filters.q is not None and not queries.is_searchable(filters.q):
+        # One- and two-letter words match half the country and cannot use the search index.
+        errors["q"] = _("Escriba al menos una palabra de 3 letras o números, o un número de caso completo.")
+        stmt = stmt.where(false())
     page_arg = request.form.get("page") if request.method == "POST" else request.args.get("page")
-    page = min(max(_as_int(page_arg) or 1, 1), pages)
-    families = db.session.scalars(stmt.limit(per_page).offset((page - 1) * per_page)).unique().all()
+    config = current_app.config
+    page = paginate(stmt, _as_int(page_arg) or 1, config["CASES_PER_PAGE"], config["CASES_COUNT_CAP"])
     centres = all_centres()
     if current_user.role_enum is Role.RECEPTION:
         centres = [c for c in centres if c.id == current_user.centre_id]
     return render_template(
         "cases/list.html",
-        families=families,
+        families=page.items,
         filters=filters,
-        raw_filters={**raw, "q": filters.q or ""},
+        raw_filters={**raw, "q": (q or "").strip()[:100]},
+        errors=errors,
         searching=filters.q is not None,
-        total=total,
         page=page,
-        pages=pages,
         centres=centres,
         departments=all_departments(),
         statuses=CASE_STATUS_LABELS,

@@ -12,6 +12,7 @@ from sqlalchemy import func, inspect, select
 
 from sosep_migrantes.catalogs.models import Municipality
 from sosep_migrantes.catalogs.services import load_catalogs
+from sosep_migrantes.db import in_dialect
 from sosep_migrantes.extensions import db
 from tests.conftest import make_app, scratch_database
 
@@ -38,7 +39,14 @@ def test_health_is_503_when_the_database_is_unreachable(url):
 
 def test_the_migrations_match_the_models(app):
     with app.app_context(), db.engine.connect() as connection:
-        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        dialect = connection.dialect.name
+        context = MigrationContext.configure(
+            connection,
+            opts={
+                "compare_type": True,
+                "include_object": lambda obj, name, type_, reflected, compare_to: in_dialect(obj, dialect),
+            },
+        )
         assert compare_metadata(context, db.metadata) == []
 
 
