@@ -29,7 +29,7 @@ translations-update: $(BIN)/activate  ## Re-extract messages into the en catalog
 		--no-fuzzy-matching --ignore-obsolete
 	$(BIN)/pybabel compile --statistics -d sosep_migrantes/translations
 
-setup: install  ## Migrate the database, load catalogues, create the first admin
+setup: check-run install  ## Migrate the database, load catalogues, create the first admin
 	$(FLASK) setup
 
 demo: setup  ## Add synthetic arrivals and families (FAMILIES=200 SEED=1)
@@ -38,14 +38,23 @@ demo: setup  ## Add synthetic arrivals and families (FAMILIES=200 SEED=1)
 serve: setup  ## Production-style server (gunicorn)
 	$(BIN)/gunicorn --bind 127.0.0.1:5000 --workers 2 wsgi:app
 
-test: install  ## The whole suite on SQLite, then on PostgreSQL (a throwaway server if none answers)
+# Debian's packages the suite / the server need (.ci/system-deps): installed if we are root, else the
+# command to run is printed and make stops here, before the venv and before any test.
+.PHONY: check-test check-run
+check-test:  ## Check (as root: install) Chromium, fonts, WeasyPrint's libraries, Python 3.11+
+	@PYTHON=$(PYTHON) .ci/system-deps test
+
+check-run:
+	@PYTHON=$(PYTHON) .ci/system-deps run
+
+test: check-test install  ## The whole suite on SQLite, then on PostgreSQL (a throwaway server if none answers)
 	$(BIN)/python -m pytest -q
 	.ci/with-postgres $(BIN)/python -m pytest -q
 
-test-sqlite: install
+test-sqlite: check-test install
 	$(BIN)/python -m pytest -q
 
-test-postgres: install
+test-postgres: check-test install
 	.ci/with-postgres $(BIN)/python -m pytest -q
 
 lint: install
