@@ -35,8 +35,8 @@ setup: check-run install  ## Migrate the database, load catalogues, create the f
 demo: setup  ## Add synthetic arrivals and families (FAMILIES=200 SEED=1)
 	$(FLASK) demo-data --families $(or $(FAMILIES),200) --seed $(or $(SEED),1)
 
-serve: setup  ## Production-style server (gunicorn)
-	$(BIN)/gunicorn --bind 127.0.0.1:5000 --workers 2 wsgi:app
+serve: setup  ## Production server: gunicorn.conf.py (GUNICORN_WORKERS, GUNICORN_THREADS, BIND); docs/deploy.md
+	$(BIN)/gunicorn -c gunicorn.conf.py wsgi:app
 
 # Debian's packages the suite / the server need (.ci/system-deps): installed if we are root, else the
 # command to run is printed and make stops here, before the venv and before any test.

@@ -45,6 +45,8 @@ def load_config(instance_path: Path) -> dict:
         "BABEL_DEFAULT_TIMEZONE": "America/Guatemala",
         "LANGUAGES": {"es_GT": "Español", "en": "English"},
         "RATELIMIT_STORAGE_URI": env.get("RATELIMIT_STORAGE_URI", "memory://"),
+        #: Prefix of the rate-limit keys, for installations (production, training) that share one Redis.
+        "RATELIMIT_KEY_PREFIX": env.get("RATELIMIT_KEY_PREFIX", ""),
         "RATELIMIT_ENABLED": env.get("RATELIMIT_ENABLED", "1") == "1",
         "LOGIN_RATE_LIMIT": env.get("LOGIN_RATE_LIMIT", "10 per minute"),
         #: Number of reverse proxies in front of the app (X-Forwarded-For hops to trust); 0 = none.
