@@ -99,8 +99,11 @@ def _register_cli(app: Flask) -> None:
     from .catalogs.cli import catalogs_cli
     from .core.cli import setup_command
     from .demo.cli import demo_data_command
+    from .ops.cli import backup_command, restore_command
 
     app.cli.add_command(users_cli)
     app.cli.add_command(catalogs_cli)
     app.cli.add_command(setup_command)
     app.cli.add_command(demo_data_command)
+    app.cli.add_command(backup_command)
+    app.cli.add_command(restore_command)

@@ -1,0 +1,1 @@
+"""Operations: backups of the database and their restore (``flask backup``, ``flask restore``)."""
