@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 FLASK := $(BIN)/flask --app wsgi
 PG_URL ?=
 
-.PHONY: run install setup serve demo test test-sqlite test-postgres lint format translations translations-update bench clean
+.PHONY: run install setup serve demo test test-sqlite test-postgres lint format translations translations-update bench loadtest clean
 
 run: setup  ## Install, migrate, load catalogues, create the first admin and serve on 127.0.0.1:5000
 	$(FLASK) run --host 127.0.0.1 --port 5000
@@ -65,8 +65,13 @@ format: install
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-bench: install  ## Benchmarks (targets in docs/performance.md)
+# The benchmarks run on PostgreSQL (BENCH_DATABASE_URL, default the local server's database sosep_bench,
+# built once with `flask demo-data --persons 1000000` and reused); figures go to docs/performance.md.
+bench: check-run install  ## Benchmarks at national scale (targets and figures in docs/performance.md)
 	$(BIN)/python bench/run.py
+
+loadtest: check-run install  ## 30 simulated staff for 60 s against gunicorn on PostgreSQL (locust, headless)
+	$(BIN)/python bench/loadtest.py
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache

@@ -45,6 +45,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("weasyprint").setLevel(logging.WARNING)
     logging.getLogger("fontTools").setLevel(logging.WARNING)
+    # Flask-Limiter logs each refused attempt with its key, and the per-account login key is what was typed
+    # as the user name (sometimes a password or a CUI typed in the wrong field): warnings and errors only.
+    logging.getLogger("flask-limiter").setLevel(logging.WARNING)
 
     if app.config["PROXY_COUNT"]:
         # Behind nginx or a load balancer: the client's address (rate limits, audit) is X-Forwarded-For's.
