@@ -9,13 +9,7 @@ Everything comes from the environment (the same variables on every app server):
 
 from __future__ import annotations
 
-import logging
 import os
-
-# Flask-Limiter logs each refused attempt at INFO with its key, and the per-account login limit's key is
-# what was typed as the user name (sometimes a password or a CUI typed in the wrong field). Warnings and
-# errors (Redis unreachable) still show. The same line belongs in create_app, for `flask run` too.
-logging.getLogger("flask-limiter").setLevel(logging.WARNING)
 
 bind = os.environ.get("BIND", "127.0.0.1:5000")
 # Processes x threads: a worker's threads share its database pool (SQLAlchemy's default: 5 + 10 overflow).
