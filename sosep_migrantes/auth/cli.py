@@ -8,8 +8,9 @@ import click
 from flask.cli import AppGroup
 from marshmallow import ValidationError
 
-from ..core.forms import flatten_errors
-from ..extensions import db
+from ..core.errors import ServiceError
+from ..core.forms import form_errors
+from ..core.transaction import unit_of_work
 from . import services
 from .schemas import NewUserSchema
 
@@ -39,16 +40,10 @@ def create_user_command(
         "password": password,
     }
     try:
-        data = NewUserSchema().load(payload)
-        user = services.create_user(data)
-    except ValidationError as exc:
-        for field, message in flatten_errors(exc.messages).items():
+        with unit_of_work():
+            user = services.create_user(NewUserSchema().load(payload))
+    except (ValidationError, ServiceError) as exc:
+        for field, message in form_errors(exc).items():
             click.echo(f"{field}: {message}", err=True)
         raise SystemExit(1) from None
-    except services.UserError as exc:
-        db.session.rollback()
-        for field, message in exc.errors.items():
-            click.echo(f"{field}: {message}", err=True)
-        raise SystemExit(1) from None
-    db.session.commit()
     click.echo(f"Usuario creado: {user.username} ({user.role}), id {user.id}")

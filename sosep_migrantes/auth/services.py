@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 
 from ..catalogs.services import centre_by_code, sede_by_code
 from ..core import audit
+from ..core.errors import ServiceError
 from ..core.permissions import Role
 from ..db import utcnow
 from ..extensions import db
@@ -22,12 +23,6 @@ def _dummy_hash() -> str:
     """Verifying against a dummy hash when the user does not exist keeps the timing the same, so the
     login form does not reveal which usernames exist. Made on the first failed look-up, not at start-up."""
     return _hasher.hash("sosep-migrantes-dummy-password")
-
-
-class UserError(ValueError):
-    def __init__(self, errors: dict[str, str]) -> None:
-        super().__init__(errors)
-        self.errors = errors
 
 
 def authenticate(username: str, password: str) -> User | None:
@@ -69,7 +64,7 @@ def _bind(user: User, data: dict[str, Any]) -> None:
     if role is Role.SEDE and sede is None:
         errors["sede"] = _("Elija una sede de la lista.")
     if errors:
-        raise UserError(errors)
+        raise ServiceError(errors)
     user.centre_id = centre.id if centre else None
     user.sede_id = sede.id if sede else None
     user.role = role.value
@@ -79,7 +74,7 @@ def create_user(data: dict[str, Any], actor: User | None = None) -> User:
     """Create an account bound to its centre or sede. The password is hashed with argon2id."""
     username = data["username"].strip().lower()
     if db.session.scalar(select(User.id).where(User.username == username)):
-        raise UserError({"username": _("Ya existe un usuario con ese nombre.")})
+        raise ServiceError({"username": _("Ya existe un usuario con ese nombre.")})
     user = User(username=username, full_name=data["full_name"], is_active_account=True)
     _bind(user, data)
     user.set_password(data["password"])
@@ -92,7 +87,9 @@ def create_user(data: dict[str, Any], actor: User | None = None) -> User:
 def update_user(user: User, data: dict[str, Any], actor: User) -> User:
     """Change an account's name, role, binding, activity or password."""
     if user.id == actor.id and (data["role"] != Role.ADMIN or not data.get("is_active")):
-        raise UserError({"role": _("No puede quitarse a sí mismo el rol de administrador ni desactivarse.")})
+        raise ServiceError(
+            {"role": _("No puede quitarse a sí mismo el rol de administrador ni desactivarse.")}
+        )
     user.full_name = data["full_name"]
     _bind(user, data)
     user.is_active_account = bool(data.get("is_active"))

@@ -11,8 +11,10 @@ from flask_login import current_user, login_required, login_user, logout_user
 from marshmallow import ValidationError
 
 from ..catalogs.services import all_centres, all_sedes
-from ..core.forms import flatten_errors, form_to_data
+from ..core.errors import ServiceError
+from ..core.forms import flatten_errors, form_errors, form_to_data
 from ..core.permissions import ROLE_LABELS, Permission, permission_required
+from ..core.transaction import unit_of_work
 from ..extensions import db, limiter, login_manager
 from . import services
 from .models import User
@@ -63,13 +65,13 @@ def login():
         except ValidationError as exc:
             errors = flatten_errors(exc.messages)
         else:
-            user = services.authenticate(data["username"], data["password"])
+            with unit_of_work():
+                user = services.authenticate(data["username"], data["password"])
             if user is None:
                 errors["password"] = _("Usuario o contraseña incorrectos.")
             else:
                 session.clear()
                 login_user(user)
-                db.session.commit()
                 return redirect(_safe_next(request.args.get("next")))
         values.pop("password", None)
     return render_template("auth/login.html", values=values, errors=errors), (400 if errors else 200)
@@ -91,8 +93,8 @@ def set_language():
         abort(400)
     session["locale"] = locale
     if current_user.is_authenticated:
-        services.set_locale(current_user, locale)
-        db.session.commit()
+        with unit_of_work():
+            services.set_locale(current_user, locale)
     # Forget the locale Flask-Babel cached for this context, so anything rendered from here is in the new one.
     refresh_locale()
     return redirect(_safe_next(request.form.get("next")))
@@ -123,14 +125,10 @@ def new_user():
         return _user_form(None, {"is_active": True}, {})
     values = form_to_data(request.form)
     try:
-        data = NewUserSchema().load(values)
-        user = services.create_user(data, actor=current_user)
-    except ValidationError as exc:
-        return _user_form(None, _without_password(values), flatten_errors(exc.messages), 400)
-    except services.UserError as exc:
-        db.session.rollback()
-        return _user_form(None, _without_password(values), exc.errors, 400)
-    db.session.commit()
+        with unit_of_work():
+            user = services.create_user(NewUserSchema().load(values), actor=current_user)
+    except (ValidationError, ServiceError) as exc:
+        return _user_form(None, _without_password(values), form_errors(exc), 400)
     flash(_("Usuario %(username)s creado.", username=user.username), "success")
     return redirect(url_for("auth.users"))
 
@@ -152,14 +150,10 @@ def edit_user(user_id: int):
     values = form_to_data(request.form)
     values["username"] = user.username
     try:
-        data = UserSchema().load(values)
-        services.update_user(user, data, actor=current_user)
-    except ValidationError as exc:
-        return _user_form(user, _without_password(values), flatten_errors(exc.messages), 400)
-    except services.UserError as exc:
-        db.session.rollback()
-        return _user_form(user, _without_password(values), exc.errors, 400)
-    db.session.commit()
+        with unit_of_work():
+            services.update_user(user, UserSchema().load(values), actor=current_user)
+    except (ValidationError, ServiceError) as exc:
+        return _user_form(user, _without_password(values), form_errors(exc), 400)
     flash(_("Usuario %(username)s actualizado.", username=user.username), "success")
     return redirect(url_for("auth.users"))
 

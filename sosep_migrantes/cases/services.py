@@ -10,6 +10,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from ..auth.models import User
 from ..core import audit
+from ..core.errors import ServiceError
 from ..core.numbering import next_number
 from ..core.text import fold
 from ..core.timeutil import to_local
@@ -43,14 +44,6 @@ MEMBER_FIELDS = (
     "health_notes",
 )
 MEMBER_REFS = {"relationship": "relationship_to_head", "document_type": "document_type", "pueblo": "pueblo"}
-
-
-class EditError(ValueError):
-    """The edit cannot be applied as asked (errors keyed like the form's fields)."""
-
-    def __init__(self, errors: dict[str, str]) -> None:
-        super().__init__(errors)
-        self.errors = errors
 
 
 class EditConflict(Exception):
@@ -182,7 +175,7 @@ def _refuse_removing_members_with_history(family: FamilyUnit, member_ids: set[in
     )
     if with_history:
         names = ", ".join(m.full_name for m in family.members if m.id in with_history)
-        raise EditError(
+        raise ServiceError(
             {
                 "members_summary": _(
                     "No se puede quitar a %(names)s: tiene necesidades o derivaciones registradas. "

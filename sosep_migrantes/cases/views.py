@@ -12,11 +12,13 @@ from sqlalchemy import false
 
 from ..catalogs.services import all_centres, all_departments, sede_for_municipality
 from ..core.audit import AuditEvent
-from ..core.forms import flatten_errors
+from ..core.errors import ServiceError
+from ..core.forms import form_errors
 from ..core.pagination import paginate
 from ..core.permissions import Permission, Role, permission_required
 from ..core.schema import is_ascii_number
 from ..core.text import strip_control
+from ..core.transaction import unit_of_work
 from ..extensions import db
 from ..needs import services as need_services
 from ..referrals import services as referral_services
@@ -24,7 +26,7 @@ from . import queries
 from .forms import family_values, form_choices, submitted_values, unsaved_changes
 from .models import CASE_STATUS_LABELS
 from .schemas import FamilyUnitSchema
-from .services import EditConflict, EditError, update_family
+from .services import EditConflict, update_family
 
 bp = Blueprint("cases", __name__, url_prefix="/cases")
 
@@ -142,22 +144,17 @@ def edit(family_id: int):
         return _edit_form(family, family_values(family), {})
     values = submitted_values()
     try:
-        data = FamilyUnitSchema().load(values)
-    except ValidationError as exc:
-        return _edit_form(family, values, flatten_errors(exc.messages), 400)
-    try:
-        update_family(family, data, current_user)
-    except EditError as exc:
-        db.session.rollback()
+        with unit_of_work():
+            update_family(family, FamilyUnitSchema().load(values), current_user)
+    except (ValidationError, ServiceError) as exc:
+        # Rolled back: the page is drawn from what is saved, with what was typed in the form.
         family = queries.get_family(current_user, family_id) or abort(404)
-        return _edit_form(family, values, exc.errors, 400)
+        return _edit_form(family, values, form_errors(exc), 400)
     except EditConflict:
-        db.session.rollback()
         family = queries.get_family(current_user, family_id) or abort(404)
         current = family_values(family)
         # The form now shows what is saved; the user's own changes are listed to re-apply.
         return _edit_form(family, current, {}, 409, conflict=unsaved_changes(values, current))
-    db.session.commit()
     if queries.get_family(current_user, family.id) is None:
         # A sede user moved the family to another territory: say where it went instead of showing a 404.
         sede = sede_for_municipality(family.destination_municipality_id)

@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload
 
 from ..core import audit
+from ..core.errors import ServiceError
 from ..core.schema import is_ascii_number
 from ..core.text import fold
 from ..extensions import db
@@ -280,12 +281,6 @@ def all_needs() -> Sequence[Need]:
     return db.session.scalars(select(Need).order_by(Need.sort_order, Need.name_es)).all()
 
 
-class CatalogError(ValueError):
-    def __init__(self, errors: dict[str, str]) -> None:
-        super().__init__(errors)
-        self.errors = errors
-
-
 def _code_taken(model: type, code: str, own_id: int | None) -> bool:
     other = db.session.scalar(select(model.id).where(model.code == code))
     return other is not None and other != own_id
@@ -309,7 +304,7 @@ INSTITUTION_FIELDS = (
 def save_institution(institution: Institution | None, data: dict) -> Institution:
     """Create or update an institution (its contact data is printed on referral slips)."""
     if _code_taken(Institution, data["code"], institution.id if institution else None):
-        raise CatalogError({"code": _("Ya existe una institución con ese código.")})
+        raise ServiceError({"code": _("Ya existe una institución con ese código.")})
     if institution is None:
         institution = Institution(sort_order=1000)
         db.session.add(institution)
@@ -323,7 +318,7 @@ def save_institution(institution: Institution | None, data: dict) -> Institution
 
 def save_need(data: dict) -> Need:
     if _code_taken(Need, data["code"], None):
-        raise CatalogError({"code": _("Ya existe una necesidad con ese código.")})
+        raise ServiceError({"code": _("Ya existe una necesidad con ese código.")})
     need = Need(code=data["code"], name_es=data["name_es"], name_en=data["name_en"], sort_order=1000)
     db.session.add(need)
     db.session.flush()

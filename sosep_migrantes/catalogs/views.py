@@ -8,9 +8,11 @@ from flask_babel import ngettext
 from marshmallow import ValidationError
 from sqlalchemy import select
 
-from ..core.forms import flatten_errors, form_to_data
+from ..core.errors import ServiceError
+from ..core.forms import form_errors, form_to_data
 from ..core.permissions import Permission, permission_required
 from ..core.schema import is_ascii_number
+from ..core.transaction import unit_of_work
 from ..extensions import db
 from . import services
 from .models import INSTITUTION_KIND_LABELS, Institution, Municipality, Need, Sede
@@ -38,8 +40,8 @@ def sede_coverage(sede_id: int):
             for v in request.form.getlist("municipalities")
             if is_ascii_number(v, 4) and int(v) in known
         ]
-        moved = services.set_sede_coverage(sede, wanted)
-        db.session.commit()
+        with unit_of_work():
+            moved = services.set_sede_coverage(sede, wanted)
         if moved:
             flash(
                 ngettext(
@@ -92,13 +94,10 @@ def institution(institution_id: int | None):
         return _institution_form(institution, values, {})
     values = form_to_data(request.form, multi=("needs",))
     try:
-        saved = services.save_institution(institution, InstitutionSchema().load(values))
-    except ValidationError as exc:
-        return _institution_form(institution, values, flatten_errors(exc.messages), 400)
-    except services.CatalogError as exc:
-        db.session.rollback()
-        return _institution_form(institution, values, exc.errors, 400)
-    db.session.commit()
+        with unit_of_work():
+            saved = services.save_institution(institution, InstitutionSchema().load(values))
+    except (ValidationError, ServiceError) as exc:
+        return _institution_form(institution, values, form_errors(exc), 400)
     flash(_("Institución %(code)s guardada.", code=saved.code), "success")
     return redirect(url_for("catalogs.institutions"))
 
@@ -110,14 +109,11 @@ def needs():
     if request.method == "POST":
         values = form_to_data(request.form)
         try:
-            need = services.save_need(NeedSchema().load(values))
-        except ValidationError as exc:
-            errors, status = flatten_errors(exc.messages), 400
-        except services.CatalogError as exc:
-            db.session.rollback()
-            errors, status = exc.errors, 400
+            with unit_of_work():
+                need = services.save_need(NeedSchema().load(values))
+        except (ValidationError, ServiceError) as exc:
+            errors, status = form_errors(exc), 400
         else:
-            db.session.commit()
             flash(_("Necesidad %(code)s agregada.", code=need.code), "success")
             return redirect(url_for("catalogs.needs"))
     return render_template(
@@ -129,6 +125,6 @@ def needs():
 @permission_required(Permission.CATALOG_MANAGE)
 def toggle_need(need_id: int):
     need = db.session.get(Need, need_id) or abort(404)
-    services.toggle_need(need)
-    db.session.commit()
+    with unit_of_work():
+        services.toggle_need(need)
     return redirect(url_for("catalogs.needs"))

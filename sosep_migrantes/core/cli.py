@@ -11,7 +11,7 @@ from flask_migrate import upgrade
 
 from ..auth import services as auth_services
 from ..catalogs.services import load_catalogs
-from ..extensions import db
+from .transaction import unit_of_work
 
 
 @click.command("setup")
@@ -19,17 +19,17 @@ from ..extensions import db
 def setup_command() -> None:
     """Migrate the database, load the catalogues and create the first admin if there is none."""
     upgrade()
-    added = load_catalogs()
-    db.session.commit()
+    with unit_of_work():
+        added = load_catalogs()
     total = sum(added.values())
     click.echo(f"Catálogos: {total} filas nuevas." if total else "Catálogos: ya estaban cargados.")
     if auth_services.count_admins() == 0:
         password = os.environ.get("ADMIN_PASSWORD") or secrets.token_urlsafe(12)
         username = os.environ.get("ADMIN_USERNAME", "admin")
-        auth_services.create_user(
-            {"username": username, "full_name": "Administración", "role": "admin", "password": password}
-        )
-        db.session.commit()
+        with unit_of_work():
+            auth_services.create_user(
+                {"username": username, "full_name": "Administración", "role": "admin", "password": password}
+            )
         click.echo(f"Administrador creado: usuario '{username}'.")
         if not os.environ.get("ADMIN_PASSWORD"):
             # Shown once, on the terminal of whoever installs the service; never logged.

@@ -1,4 +1,9 @@
-"""HTML or JSON errors, chosen by the request; a 500 rolls the transaction back."""
+"""HTML or JSON errors, chosen by the request; a 500 rolls the transaction back.
+
+:class:`ServiceError` is the one error a service raises when a request cannot be applied as asked
+(a code already taken, a move the status machine refuses): its messages are keyed like the form's
+fields, so the view shows each beside its field, as it does the schema's.
+"""
 
 from __future__ import annotations
 
@@ -11,8 +16,18 @@ from werkzeug.exceptions import HTTPException, InternalServerError
 from werkzeug.http import HTTP_STATUS_CODES
 
 from ..extensions import db
+from .transaction import AlreadySaved
 
 log = logging.getLogger(__name__)
+
+
+class ServiceError(ValueError):
+    """The operation cannot be applied as asked; ``errors`` maps form field names to Spanish messages."""
+
+    def __init__(self, errors: dict[str, str]) -> None:
+        super().__init__(errors)
+        self.errors = errors
+
 
 MESSAGES = {
     400: lambda: _("La solicitud no es válida."),
@@ -39,9 +54,12 @@ def wants_json() -> bool:
     )
 
 
-def _respond(code: int, message: str):
+def _respond(code: int, message: str, errors: dict[str, str] | None = None):
     if wants_json():
-        return jsonify({"code": code, "status": _status_name(code), "message": message}), code
+        body = {"code": code, "status": _status_name(code), "message": message}
+        if errors:
+            body["errors"] = errors
+        return jsonify(body), code
     return render_template("errors/error.html", code=code, message=message), code
 
 
@@ -58,6 +76,15 @@ def init_app(app: Flask) -> None:
             return error
         message = MESSAGES.get(error.code, lambda: error.description)()
         return _respond(error.code, message)
+
+    # A view that shows a form catches these itself; these answers are for the rest (and the API).
+    @app.errorhandler(ServiceError)
+    def service_error(error: ServiceError):
+        return _respond(400, " ".join(error.errors.values()) or MESSAGES[400](), error.errors)
+
+    @app.errorhandler(AlreadySaved)
+    def already_saved(error: AlreadySaved):
+        return _respond(409, _("Este formulario ya se había enviado y está guardado."))
 
     @app.errorhandler(Exception)
     def unexpected(error: Exception):

@@ -2,7 +2,8 @@
 
 A form posts flat names (``members-2-given_names``); :func:`form_to_data` turns them into the nested
 dict the schema (the same one the JSON API uses) loads, and :func:`flatten_errors` turns the
-schema's nested errors back into the flat names so each message is shown beside its field.
+schema's nested errors back into the flat names so each message is shown beside its field;
+:func:`form_errors` does the same for a service's :class:`~.errors.ServiceError`.
 """
 
 from __future__ import annotations
@@ -11,7 +12,10 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from marshmallow import ValidationError
 from werkzeug.datastructures import MultiDict
+
+from .errors import ServiceError
 
 _ROW_KEY = re.compile(r"^(?P<list>[a-z_]+)-(?P<index>\d+)-(?P<field>[a-z_]+)$")
 
@@ -68,3 +72,10 @@ def flatten_errors(errors: Mapping[str, Any], prefix: str = "") -> dict[str, str
             messages = value if isinstance(value, list) else [value]
             flat[name] = " ".join(str(m) for m in messages)
     return flat
+
+
+def form_errors(error: ValidationError | ServiceError) -> dict[str, str]:
+    """The messages to show beside the form's fields, from the schema or from the service."""
+    if isinstance(error, ValidationError):
+        return flatten_errors(error.messages)
+    return dict(error.errors)

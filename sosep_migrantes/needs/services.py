@@ -14,15 +14,10 @@ from ..auth.models import User
 from ..cases.models import CaseStatus, FamilyUnit
 from ..catalogs.models import Need
 from ..core import audit
+from ..core.errors import ServiceError
 from ..db import utcnow
 from ..extensions import db
 from .models import FamilyNeed, NeedStatus, ServiceDelivery
-
-
-class NeedError(ValueError):
-    def __init__(self, errors: dict[str, str]) -> None:
-        super().__init__(errors)
-        self.errors = errors
 
 
 def family_needs(family: FamilyUnit) -> Sequence[FamilyNeed]:
@@ -39,7 +34,7 @@ def _member(family: FamilyUnit, member_id: int | None, field: str):
         return None
     member = next((m for m in family.members if m.id == member_id), None)
     if member is None:
-        raise NeedError({field: _("Elija un integrante de esta familia.")})
+        raise ServiceError({field: _("Elija un integrante de esta familia.")})
     return member
 
 
@@ -58,7 +53,7 @@ def _deliver(family_need: FamilyNeed, data: dict[str, Any], user: User) -> Servi
             .execution_options(synchronize_session=False)
         )
         if claimed.rowcount != 1:
-            raise NeedError({"delivered_by": _("Esta necesidad ya no está pendiente.")})
+            raise ServiceError({"delivered_by": _("Esta necesidad ya no está pendiente.")})
         set_committed_value(family_need, "status", NeedStatus.ATTENDED.value)
     service = ServiceDelivery(
         description=data.get("description") or family_need.need.name_es,
@@ -114,7 +109,7 @@ def record_needs(family: FamilyUnit, items: Iterable[dict[str, Any]], user: User
 def attend_need(family_need: FamilyNeed, data: dict[str, Any], user: User) -> ServiceDelivery:
     """Record the service that closes an identified need at the centre."""
     if family_need.status != NeedStatus.IDENTIFIED:
-        raise NeedError({"delivered_by": _("Esta necesidad ya no está pendiente.")})
+        raise ServiceError({"delivered_by": _("Esta necesidad ya no está pendiente.")})
     service = _deliver(family_need, data, user)
     db.session.flush()
     audit.record(

@@ -12,8 +12,10 @@ from sqlalchemy import select
 from ..cases.queries import get_family
 from ..catalogs.models import Need
 from ..catalogs.services import active_items
-from ..core.forms import flatten_errors, form_to_data
+from ..core.errors import ServiceError
+from ..core.forms import form_errors, form_to_data
 from ..core.permissions import Permission, permission_required
+from ..core.transaction import unit_of_work
 from ..extensions import db
 from . import services
 from .models import FamilyNeed
@@ -54,14 +56,11 @@ def needs(family_id: int):
     values = form_to_data(request.form, lists=("items",))
     submitted = _checked_rows(values)
     try:
-        data = NeedsBatchSchema().load(submitted)
-        recorded = services.record_needs(family, data["items"], current_user)
-    except ValidationError as exc:
-        return _page(family, values, _errors_by_need(submitted, flatten_errors(exc.messages)), 400)
-    except services.NeedError as exc:
-        db.session.rollback()
-        return _page(family, values, _errors_by_need(submitted, exc.errors), 400)
-    db.session.commit()
+        with unit_of_work():
+            data = NeedsBatchSchema().load(submitted)
+            recorded = services.record_needs(family, data["items"], current_user)
+    except (ValidationError, ServiceError) as exc:
+        return _page(family, values, _errors_by_need(submitted, form_errors(exc)), 400)
     flash(
         ngettext("%(num)d necesidad registrada.", "%(num)d necesidades registradas.", len(recorded)),
         "success",
@@ -91,14 +90,9 @@ def attend(family_id: int, need_id: int):
     ) or abort(404)
     values = form_to_data(request.form)
     try:
-        services.attend_need(family_need, AttendSchema().load(values), current_user)
-    except ValidationError as exc:
-        return _page(
-            family, values, {f"attend-{need_id}-{k}": v for k, v in flatten_errors(exc.messages).items()}, 400
-        )
-    except services.NeedError as exc:
-        db.session.rollback()
-        return _page(family, values, {f"attend-{need_id}-{k}": v for k, v in exc.errors.items()}, 400)
-    db.session.commit()
+        with unit_of_work():
+            services.attend_need(family_need, AttendSchema().load(values), current_user)
+    except (ValidationError, ServiceError) as exc:
+        return _page(family, values, {f"attend-{need_id}-{k}": v for k, v in form_errors(exc).items()}, 400)
     flash(_("Servicio registrado."), "success")
     return redirect(url_for("needs.needs", family_id=family.id))

@@ -12,16 +12,10 @@ from ..auth.models import User
 from ..cases.models import FamilyUnit
 from ..catalogs.services import centre_by_code
 from ..core import audit
+from ..core.errors import ServiceError
 from ..core.permissions import Permission, Role
 from ..extensions import db
 from .models import Arrival
-
-
-class ArrivalError(ValueError):
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(message)
-        self.field = field
-        self.message = message
 
 
 def scoped_arrivals(user: User) -> Select[tuple[Arrival]]:
@@ -57,9 +51,9 @@ def create_arrival(data: dict[str, Any], user: User) -> Arrival:
     """Open an arrival (a flight or bus) at a centre so families can be registered on it."""
     centre = centre_by_code(data["centre"])
     if centre is None:
-        raise ArrivalError("centre", _("Elija un centro de recepción de la lista."))
+        raise ServiceError({"centre": _("Elija un centro de recepción de la lista.")})
     if user.role_enum is Role.RECEPTION and centre.id != user.centre_id:
-        raise ArrivalError("centre", _("Solo puede registrar llegadas en su propio centro."))
+        raise ServiceError({"centre": _("Solo puede registrar llegadas en su propio centro.")})
     arrival = Arrival(
         centre=centre,
         arrived_at=data["arrived_at"],

@@ -7,7 +7,6 @@ from flask_babel import gettext as _
 from flask_babel import ngettext
 from flask_login import current_user
 from marshmallow import ValidationError
-from sqlalchemy.exc import IntegrityError
 
 from ..cases.forms import form_choices, new_family_values, submitted_values
 from ..cases.models import FamilyUnit
@@ -23,9 +22,11 @@ from ..cases.schemas import FamilyUnitSchema
 from ..cases.services import register_family
 from ..catalogs.models import Country
 from ..catalogs.services import active_items, all_centres
-from ..core.forms import flatten_errors, form_to_data
+from ..core.errors import ServiceError
+from ..core.forms import form_errors, form_to_data
 from ..core.permissions import Permission, Role, permission_required
 from ..core.timeutil import now_local
+from ..core.transaction import AlreadySaved, unit_of_work
 from ..extensions import db
 from . import services
 from .models import TransportMode
@@ -90,14 +91,10 @@ def new_arrival():
         )
     values = form_to_data(request.form)
     try:
-        data = ArrivalSchema().load(values)
-        arrival = services.create_arrival(data, current_user)
-    except ValidationError as exc:
-        return _arrival_form(values, flatten_errors(exc.messages), 400)
-    except services.ArrivalError as exc:
-        db.session.rollback()
-        return _arrival_form(values, {exc.field: exc.message}, 400)
-    db.session.commit()
+        with unit_of_work():
+            arrival = services.create_arrival(ArrivalSchema().load(values), current_user)
+    except (ValidationError, ServiceError) as exc:
+        return _arrival_form(values, form_errors(exc), 400)
     flash(_("Llegada registrada. Registre ahora las unidades familiares."), "success")
     return redirect(url_for("reception.new_family", arrival_id=arrival.id))
 
@@ -123,8 +120,11 @@ def _family_form(arrival, values: dict, errors: dict, status: int = 200, last: F
     ), status
 
 
-def _already_saved(arrival, family):
+def _already_saved(arrival, token: str | None):
     """A form sent again (a retry on a slow connection) shows the family it registered, not a copy."""
+    family = submitted_family(current_user, token)
+    if family is None:  # taken by a family this user may not see: the general "already sent" answer
+        raise AlreadySaved
     flash(_("Esta unidad familiar ya estaba guardada como %(case)s.", case=family.case_number), "info")
     return redirect(url_for("reception.new_family", arrival_id=arrival.id, saved=family.id))
 
@@ -140,23 +140,18 @@ def new_family(arrival_id: int):
             last = None
         return _family_form(arrival, new_family_values(), {}, last=last)
     values = submitted_values()
-    already = submitted_family(current_user, values.get("submission_token"))
-    if already is not None:
-        return _already_saved(arrival, already)
+    token = values.get("submission_token")
     try:
-        data = FamilyUnitSchema().load(values)
+        with unit_of_work():
+            # Sent again after its first save; sent again at the same moment, the token's unique
+            # constraint stops it at the flush and unit_of_work raises AlreadySaved all the same.
+            if submitted_family(current_user, token) is not None:
+                raise AlreadySaved
+            family = register_family(arrival, FamilyUnitSchema().load(values), current_user)
     except ValidationError as exc:
-        return _family_form(arrival, values, flatten_errors(exc.messages), 400)
-    family = register_family(arrival, data, current_user)
-    try:
-        db.session.commit()
-    except IntegrityError:
-        # The same form arrived twice at the same moment: the other request registered it.
-        db.session.rollback()
-        already = submitted_family(current_user, data.get("submission_token"))
-        if already is None:
-            raise
-        return _already_saved(arrival, already)
+        return _family_form(arrival, values, form_errors(exc), 400)
+    except AlreadySaved:
+        return _already_saved(arrival, token)
     flash(
         ngettext(
             "Unidad familiar %(case)s registrada con %(num)d integrante.",

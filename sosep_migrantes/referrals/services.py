@@ -18,6 +18,7 @@ from ..cases.queries import scoped_families
 from ..catalogs.models import Institution
 from ..catalogs.services import by_code
 from ..core import audit
+from ..core.errors import ServiceError
 from ..core.numbering import next_number
 from ..core.timeutil import now_local, to_local
 from ..db import utcnow
@@ -40,12 +41,6 @@ TRANSITIONS: dict[ReferralStatus, frozenset[ReferralStatus]] = {
 }
 #: Moves that must say why.
 NOTE_REQUIRED = frozenset({S.REJECTED, S.NOT_LOCATED, S.CANCELLED})
-
-
-class ReferralError(ValueError):
-    def __init__(self, errors: dict[str, str]) -> None:
-        super().__init__(errors)
-        self.errors = errors
 
 
 def scoped_referrals(user: User) -> Select[tuple[Referral]]:
@@ -92,10 +87,10 @@ def create_referral(family: FamilyUnit, data: dict[str, Any], user: User) -> Ref
     """
     institution: Institution = data["institution"]
     if not institution.is_sosep and not family.has_consent:
-        raise ReferralError({"institution": _no_consent_message()})
+        raise ServiceError({"institution": _no_consent_message()})
     members_by_id = {m.id: m for m in family.members}
     if any(member_id not in members_by_id for member_id in data["member_ids"]):
-        raise ReferralError({"member_ids": _("Elija integrantes de esta familia.")})
+        raise ServiceError({"member_ids": _("Elija integrantes de esta familia.")})
     year = now_local().year
     seq = next_number("referral", family.centre_id, year)
     referral = Referral(
@@ -138,7 +133,7 @@ def change_status(referral: Referral, to: ReferralStatus | str, note: str | None
     to = ReferralStatus(to)
     current = ReferralStatus(referral.status)
     if to not in TRANSITIONS[current]:
-        raise ReferralError(
+        raise ServiceError(
             {
                 "status": _(
                     "No se puede pasar de «%(from)s» a «%(to)s».",
@@ -147,10 +142,10 @@ def change_status(referral: Referral, to: ReferralStatus | str, note: str | None
             }
         )
     if to in NOTE_REQUIRED and not (note and note.strip()):
-        raise ReferralError({"note": _("Indique el motivo.")})
+        raise ServiceError({"note": _("Indique el motivo.")})
     if to is S.SENT and not referral.institution.is_sosep and not referral.family.has_consent:
         # The consent may have been withdrawn since the draft was written: sending shares the data.
-        raise ReferralError({"status": _no_consent_message()})
+        raise ServiceError({"status": _no_consent_message()})
     # Compare-and-set: the UPDATE only applies if the status is still the one this request read, so two
     # people recording different outcomes at once cannot both win (on SQLite as well as PostgreSQL).
     values = {"status": to.value, "updated_at": utcnow()}
@@ -164,7 +159,7 @@ def change_status(referral: Referral, to: ReferralStatus | str, note: str | None
         .execution_options(synchronize_session=False)
     )
     if moved.rowcount != 1:
-        raise ReferralError(
+        raise ServiceError(
             {
                 "status": _(
                     "Otra persona cambió el estado de esta derivación mientras tanto. "
@@ -182,7 +177,7 @@ def change_status(referral: Referral, to: ReferralStatus | str, note: str | None
     try:
         db.session.flush()
     except StaleDataError as exc:  # the case was edited at this very moment (its version moved on)
-        raise ReferralError({"status": _("El caso cambió mientras tanto. Vuelva a intentarlo.")}) from exc
+        raise ServiceError({"status": _("El caso cambió mientras tanto. Vuelva a intentarlo.")}) from exc
     audit.record(
         f"referral:{to.value}", "family", referral.family_id, referral_id=referral.id, actor_id=user.id
     )

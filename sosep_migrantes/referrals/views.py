@@ -14,9 +14,11 @@ from ..cases.queries import get_family
 from ..catalogs.models import Institution, Need
 from ..catalogs.services import active_items, by_code
 from ..core import audit
-from ..core.forms import flatten_errors, form_to_data
+from ..core.errors import ServiceError
+from ..core.forms import form_errors, form_to_data
 from ..core.permissions import Permission, permission_required
 from ..core.schema import new_submission_token
+from ..core.transaction import AlreadySaved, unit_of_work
 from ..extensions import db
 from ..reception.services import get_arrival
 from . import services
@@ -75,19 +77,22 @@ def new_referral(family_id: int):
     if request.method == "GET":
         return _form(family, _prefill(family), {})
     values = form_to_data(request.form, multi=("member_ids", "needs"))
-    already = services.submitted_referral(current_user, values.get("submission_token"))
-    if already is not None:  # the same form sent again: show what it created, print no second slip
+    token = values.get("submission_token")
+    try:
+        with unit_of_work():
+            # The same form sent again, after its first save or at the same moment (unit_of_work turns
+            # the token's unique constraint into AlreadySaved): show what it created, print no second slip.
+            if services.submitted_referral(current_user, token) is not None:
+                raise AlreadySaved
+            referral = services.create_referral(family, ReferralSchema().load(values), current_user)
+    except (ValidationError, ServiceError) as exc:
+        return _form(family, values, form_errors(exc), 400)
+    except AlreadySaved:
+        already = services.submitted_referral(current_user, token)
+        if already is None:  # taken by a referral this user may not see: the general "already sent" answer
+            raise
         flash(_("Esta derivación ya estaba guardada como %(number)s.", number=already.number), "info")
         return redirect(url_for("referrals.detail", referral_id=already.id))
-    try:
-        data = ReferralSchema().load(values)
-        referral = services.create_referral(family, data, current_user)
-    except ValidationError as exc:
-        return _form(family, values, flatten_errors(exc.messages), 400)
-    except services.ReferralError as exc:
-        db.session.rollback()
-        return _form(family, values, exc.errors, 400)
-    db.session.commit()
     if referral.status == "sent":
         flash(
             _("Derivación %(number)s enviada. Imprima la boleta para la familia.", number=referral.number),
@@ -118,21 +123,19 @@ def change_status(referral_id: int):
     referral = services.get_referral(current_user, referral_id, for_update=True) or abort(404)
     values = form_to_data(request.form)
     try:
-        data = TransitionSchema().load(values)
-        services.change_status(referral, data["status"], data.get("note"), current_user)
-    except (ValidationError, services.ReferralError) as exc:
-        db.session.rollback()
+        with unit_of_work():
+            data = TransitionSchema().load(values)
+            services.change_status(referral, data["status"], data.get("note"), current_user)
+    except (ValidationError, ServiceError) as exc:
         referral = services.get_referral(current_user, referral_id) or abort(404)
-        errors = flatten_errors(exc.messages) if isinstance(exc, ValidationError) else exc.errors
         return render_template(
             "referrals/detail.html",
             referral=referral,
             status_labels=REFERRAL_ACTION_LABELS,
             transitions=services.allowed_transitions(referral),
-            errors=errors,
+            errors=form_errors(exc),
             values=values,
         ), 400
-    db.session.commit()
     flash(_("Estado actualizado: %(status)s.", status=referral.status_label), "success")
     return redirect(url_for("referrals.detail", referral_id=referral.id))
 
@@ -154,8 +157,8 @@ def slip(referral_id: int):
         abort(404)
     content = render_slips([referral])
     # Printing personal data is recorded like a change: who printed which slip, and when.
-    audit.record("slip:print", "family", referral.family_id, referral_id=referral.id)
-    db.session.commit()
+    with unit_of_work():
+        audit.record("slip:print", "family", referral.family_id, referral_id=referral.id)
     # The file is named by the slip number only: no names in downloads or URLs.
     return _pdf(content, f"{referral.number}.pdf")
 
@@ -179,6 +182,6 @@ def arrival_slips(arrival_id: int):
         flash(_("Esta llegada no tiene derivaciones enviadas para imprimir."), "info")
         return redirect(url_for("reception.arrival", arrival_id=arrival.id))
     content = render_slips(referrals)
-    audit.record("slip:print", "arrival", arrival.id, referrals=[r.id for r in referrals])
-    db.session.commit()
+    with unit_of_work():
+        audit.record("slip:print", "arrival", arrival.id, referrals=[r.id for r in referrals])
     return _pdf(content, f"boletas-llegada-{arrival.id}.pdf")

@@ -8,6 +8,7 @@ import re
 from sqlalchemy import func, select
 
 from sosep_migrantes.core.audit import AuditEvent
+from sosep_migrantes.core.errors import ServiceError
 from sosep_migrantes.extensions import db
 from sosep_migrantes.needs.models import FamilyNeed, ServiceDelivery
 from tests.factories import login, make_arrival, make_family, make_user, member
@@ -321,7 +322,7 @@ def test_a_need_attended_by_someone_else_meanwhile_is_not_counted_twice(app):
         assert stale.status == "identified"  # what desk 1 read, now out of date
         try:
             services.attend_need(stale, {"delivered_by": "Luis"}, db.session.get(User, user_id))
-        except services.NeedError as exc:
+        except ServiceError as exc:
             assert exc.errors == {"delivered_by": "Esta necesidad ya no está pendiente."}
         else:
             raise AssertionError("the second service was recorded")

@@ -7,6 +7,7 @@ import threading
 from sqlalchemy import select
 
 from sosep_migrantes.auth.models import User
+from sosep_migrantes.core.errors import ServiceError
 from sosep_migrantes.extensions import db
 from sosep_migrantes.referrals import services
 from sosep_migrantes.referrals.models import Referral, ReferralEvent
@@ -33,7 +34,7 @@ def test_simultaneous_accept_and_reject_leave_one_outcome(app):
                 services.change_status(referral, outcome, note, user)
                 db.session.commit()
                 results[outcome] = "done"
-            except services.ReferralError:
+            except ServiceError:
                 db.session.rollback()
                 results[outcome] = "refused"
             finally:

@@ -14,13 +14,14 @@ from sqlalchemy import func, select
 from sosep_migrantes.catalogs.models import Need
 from sosep_migrantes.catalogs.services import by_code
 from sosep_migrantes.core.audit import AuditEvent
+from sosep_migrantes.core.errors import ServiceError
 from sosep_migrantes.core.timeutil import LOCAL_TZ, now_local
 from sosep_migrantes.extensions import db
 from sosep_migrantes.needs import services as need_services
 from sosep_migrantes.needs.models import FamilyNeed
 from sosep_migrantes.referrals import services
 from sosep_migrantes.referrals.models import Referral, ReferralEvent, ReferralStatus
-from sosep_migrantes.referrals.services import TRANSITIONS, ReferralError
+from sosep_migrantes.referrals.services import TRANSITIONS
 from tests.factories import login, make_arrival, make_family, make_user, member
 from tests.referrals.helpers import refer
 
@@ -97,7 +98,7 @@ def test_every_pair_of_states(ctx, start, to):
         slack = dt.timedelta(seconds=5)
         assert before - slack <= created <= dt.datetime.now(dt.UTC) + slack
     else:
-        with pytest.raises(ReferralError) as refused:
+        with pytest.raises(ServiceError) as refused:
             services.change_status(referral, to, "Intento no permitido.", follow_up)
         assert set(refused.value.errors) == {"status"}
         assert "No se puede pasar de" in refused.value.errors["status"]
@@ -129,7 +130,7 @@ def test_the_creation_is_the_first_event(ctx):
 def test_closing_moves_require_a_note(ctx, to, note):
     user, _, family = setup_case()
     referral = refer(family, user, send=True)
-    with pytest.raises(ReferralError) as refused:
+    with pytest.raises(ServiceError) as refused:
         services.change_status(referral, to, note, user)
     assert refused.value.errors == {"note": "Indique el motivo."}
     db.session.rollback()
@@ -256,7 +257,7 @@ def test_without_consent_no_referral_outside_sosep(ctx, client):
         == 0
     )
 
-    with pytest.raises(ReferralError):
+    with pytest.raises(ServiceError):
         refer(family, user, "CRISTOSAL")
     db.session.rollback()
 
@@ -324,7 +325,7 @@ def test_member_of_another_family_is_refused(ctx, client):
     user, arrival, family = setup_case()
     other = make_family(user, arrival, members=[member("Lucía", "Chávez Ramos")])
     family_id, stranger_id = family.id, other.members[0].id
-    with pytest.raises(ReferralError) as refused:
+    with pytest.raises(ServiceError) as refused:
         refer(family, user, member_ids=[family.members[0].id, stranger_id])
     assert refused.value.errors == {"member_ids": "Elija integrantes de esta familia."}
     db.session.rollback()

@@ -1,0 +1,74 @@
+"""The one way a request writes: services add and flush, :func:`unit_of_work` commits once or rolls back.
+
+A view wraps the schema load and the service call in ``with unit_of_work():`` and builds its answer
+after the block, so a flash message or a redirect never announces something the commit did not keep,
+and a form shown again with its errors is rendered after the rollback, from what is saved.
+
+A form carries a one-time token (``submission_token``, unique in its table). A form sent again after
+its first save is told "already saved" by the view's own check; one sent again *at the same moment*
+passes that check too and meets the unique constraint, at a flush inside the service or at the
+commit. Either way :func:`unit_of_work` rolls back and raises :class:`AlreadySaved`, so the view
+answers both cases the same way: with what the other request saved.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from sqlalchemy.exc import IntegrityError
+
+from ..extensions import db
+
+#: The one-time token column; its unique constraint is ``uq_<table>_submission_token`` (db.py's convention).
+TOKEN_COLUMN = "submission_token"  # noqa: S105 - a column name, not a secret
+_SQLITE_UNIQUE = re.compile(r"UNIQUE constraint failed: (?P<columns>[\w., ]+)")
+
+
+class AlreadySaved(Exception):
+    """The form was saved by an earlier request (its one-time token is taken): nothing was saved now."""
+
+
+def violated_unique_columns(error: IntegrityError) -> set[tuple[str, str]]:
+    """``{(table, column)}`` of the unique constraint an INSERT or UPDATE broke (empty if not that)."""
+    orig = error.orig
+    diag = getattr(orig, "diag", None)  # psycopg: the server names the constraint
+    constraint = getattr(diag, "constraint_name", None)
+    if constraint:
+        table = getattr(diag, "table_name", None) or ""
+        prefix = f"uq_{table}_"
+        if table and constraint.startswith(prefix):
+            return {(table, constraint.removeprefix(prefix))}
+        return set()
+    match = _SQLITE_UNIQUE.search(str(orig))  # SQLite names the columns: "family_units.submission_token"
+    if match is None:
+        return set()
+    pairs = (column.strip().split(".", 1) for column in match["columns"].split(","))
+    return {(pair[0], pair[1]) for pair in pairs if len(pair) == 2}
+
+
+def is_token_taken(error: IntegrityError) -> bool:
+    """Whether the error is a second save of a one-time form token (and nothing else)."""
+    columns = violated_unique_columns(error)
+    return bool(columns) and all(column == TOKEN_COLUMN for _table, column in columns)
+
+
+@contextmanager
+def unit_of_work() -> Iterator[None]:
+    """Commit once at the end of the block; on any exception roll back and re-raise.
+
+    A unique-constraint error on a one-time form token, at a flush inside the block or at the commit,
+    becomes :class:`AlreadySaved` (after the rollback), which the view answers as a form sent again.
+    """
+    try:
+        yield
+        db.session.commit()
+    except IntegrityError as exc:
+        db.session.rollback()
+        if is_token_taken(exc):
+            raise AlreadySaved from exc
+        raise
+    except BaseException:
+        db.session.rollback()
+        raise
