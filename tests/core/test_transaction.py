@@ -149,3 +149,121 @@ def test_five_simultaneous_posts_of_one_referral_form_save_one_referral(app, is_
     with app.app_context():
         assert count(Referral) == 1
         db.session.remove()
+
+
+# -- a service's error, beside its field, after the rollback ------------------------------------------
+
+
+def test_a_service_error_is_shown_beside_its_field_and_nothing_half_done_is_kept(app, ctx, client):
+    """The new name is flushed (the service looks the sede up after setting it) before the service
+    refuses a sede user without a sede: the page says so beside the field and the name is not kept."""
+    from sosep_migrantes.auth.models import User
+
+    admin = make_user("admin")
+    clerk = make_user("reception", centre="FAG")
+    clerk_id = clerk.id
+    login(client, admin)
+    response = client.post(
+        f"/admin/users/{clerk_id}",
+        data={"full_name": "Nombre Nuevo", "role": "sede", "sede": "NO_EXISTE", "is_active": "true"},
+    )
+    html = response.get_data(as_text=True)
+    assert response.status_code == 400
+    assert '<p class="error" id="e-sede">Elija una sede de la lista.</p>' in html
+    assert 'value="Nombre Nuevo"' in html  # what was typed stays in the form, not in the database
+    db.session.expire_all()
+    saved = db.session.get(User, clerk_id)
+    assert (saved.full_name, saved.role) == ("Usuario reception", "reception")
+    assert saved.centre_id is not None
+
+
+def test_a_service_error_nobody_catches_answers_400_with_the_messages(app, database_url):
+    from sosep_migrantes.core.errors import ServiceError
+    from tests.conftest import make_app
+
+    test_app = make_app(database_url)
+
+    @test_app.post("/api/test-refused")
+    def refused():
+        raise ServiceError({"code": "Ya existe una institución con ese código."})
+
+    response = test_app.test_client().post("/api/test-refused")
+    assert response.status_code == 400
+    assert response.json["errors"] == {"code": "Ya existe una institución con ese código."}
+    with test_app.app_context():
+        db.engine.dispose()
+
+
+# -- anything unexpected after a flush: nothing saved ---------------------------------------------------
+
+
+def test_an_unexpected_error_after_a_flush_leaves_nothing_in_the_database(app, database_url):
+    from sosep_migrantes.auth.models import User
+    from sosep_migrantes.catalogs.models import Country
+    from sosep_migrantes.catalogs.services import by_code
+    from sosep_migrantes.core.audit import AuditEvent
+    from sosep_migrantes.core.transaction import unit_of_work
+    from sosep_migrantes.reception.services import create_arrival
+    from tests.conftest import make_app
+
+    test_app = make_app(database_url)
+
+    flushed: list[int] = []
+
+    @test_app.post("/test-breaks-after-a-flush")
+    def breaks():
+        with unit_of_work():
+            user = db.session.scalar(select(User))
+            country = by_code(Country, "US")
+            data = {"centre": "FAG", "arrived_at": user.created_at, "mode": "air", "country": country}
+            flushed.append(create_arrival(data, user).id)  # flushed, with its audit entry
+            raise RuntimeError("something nobody expected")
+
+    with test_app.app_context():
+        make_user("reception", centre="FAG")
+        db.session.remove()
+    response = test_app.test_client().post("/test-breaks-after-a-flush")
+    assert response.status_code == 500
+    assert "Nada se guardó" in response.get_data(as_text=True)
+    assert flushed and flushed[0] is not None
+    with test_app.app_context():
+        assert count(Arrival) == 0
+        assert db.session.scalars(select(AuditEvent.action)).all() == ["user:create"]
+        db.session.remove()
+        db.engine.dispose()
+
+
+# -- which errors are a one-time token taken (real errors from the database in use) ---------------------
+
+
+def test_a_token_taken_at_a_flush_or_at_the_commit_is_already_saved(app, ctx):
+    from sqlalchemy import update
+
+    from sosep_migrantes.core.transaction import AlreadySaved, unit_of_work
+
+    user = make_user("reception", centre="FAG")
+    arrival = make_arrival(user)
+    first = make_family(user, arrival, submission_token="a" * 32)
+    second_id = make_family(user, arrival).id
+    with pytest.raises(AlreadySaved), unit_of_work():  # an UPDATE executed at once
+        db.session.execute(
+            update(FamilyUnit)
+            .where(FamilyUnit.id == second_id)
+            .values(submission_token=first.submission_token)
+        )
+    with pytest.raises(AlreadySaved), unit_of_work():  # a change flushed by the commit itself
+        db.session.get(FamilyUnit, second_id).submission_token = "a" * 32
+    assert db.session.get(FamilyUnit, second_id).submission_token is None  # rolled back
+
+
+def test_any_other_integrity_error_is_not_mistaken_for_a_form_sent_twice(app, ctx):
+    from sqlalchemy.exc import IntegrityError
+
+    from sosep_migrantes.auth.models import User
+    from sosep_migrantes.core.transaction import AlreadySaved, unit_of_work
+
+    taken, other = make_user("coordinator"), make_user("coordinator")
+    with pytest.raises(IntegrityError) as raised, unit_of_work():
+        db.session.get(User, other.id).username = taken.username
+    assert not isinstance(raised.value, AlreadySaved)
+    assert db.session.get(User, other.id).username != taken.username
