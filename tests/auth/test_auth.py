@@ -374,3 +374,21 @@ def test_an_unknown_language_is_refused(app):
     assert client.post("/language", data={"locale": "fr"}).status_code == 400
     with client.session_transaction() as session:
         assert "locale" not in session
+
+
+def test_a_hash_made_with_other_argon2_parameters_is_renewed_at_login(app, client):
+    from argon2 import PasswordHasher
+
+    from sosep_migrantes.auth.models import User
+    from sosep_migrantes.extensions import db
+
+    with app.app_context():
+        user = make_user("coordinator", username="vieja")
+        user.password_hash = PasswordHasher(time_cost=3, memory_cost=65536, parallelism=4).hash(PASSWORD)
+        db.session.commit()
+        db.session.remove()
+    assert client.post("/login", data={"username": "vieja", "password": PASSWORD}).status_code == 302
+    with app.app_context():
+        renewed = db.session.scalar(db.select(User).where(User.username == "vieja")).password_hash
+    # The suite hashes with the cheapest parameters (tests/conftest.py): the hash now carries those.
+    assert renewed.startswith("$argon2id$v=19$m=1024,t=1,p=1$")
