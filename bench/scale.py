@@ -110,7 +110,7 @@ def bare_search(app, username: str, q: str | None, **filters: Any) -> None:
 
     with app.app_context():
         user = db.session.scalar(select(User).where(User.username == username))
-        stmt = queries.search_families(user, queries.CaseFilters(q=q, **filters))
+        stmt = queries.case_rows(queries.search_families(user, queries.CaseFilters(q=q, **filters)))
         capped_count(stmt, COUNT_CAP)
         db.session.execute(stmt.limit(26)).all()
         db.session.remove()

@@ -86,7 +86,13 @@ def list_cases():
         stmt = stmt.where(false())
     page_arg = request.form.get("page") if request.method == "POST" else request.args.get("page")
     config = current_app.config
-    page = paginate(stmt, _as_int(page_arg) or 1, config["CASES_PER_PAGE"], config["CASES_COUNT_CAP"])
+    page = paginate(
+        queries.case_rows(stmt),
+        _as_int(page_arg) or 1,
+        config["CASES_PER_PAGE"],
+        config["CASES_COUNT_CAP"],
+        load=queries.list_rows,
+    )
     centres = all_centres()
     if current_user.role_enum is Role.RECEPTION:
         centres = [c for c in centres if c.id == current_user.centre_id]

@@ -7,10 +7,11 @@ took longer than showing the page. The count stops at ``cap``: beyond it the pag
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, func, literal_column, select
 
 from ..extensions import db
 
@@ -43,19 +44,35 @@ class Page(Generic[T]):
 
 
 def capped_count(stmt: Select[Any], cap: int = COUNT_CAP) -> int:
-    """Rows of ``stmt``, counted up to ``cap + 1`` (the database stops reading there)."""
-    limited = stmt.order_by(None).limit(cap + 1).subquery()
-    return db.session.scalar(select(func.count()).select_from(limited)) or 0
+    """Rows of ``stmt``, counted up to ``cap + 1`` (the database stops reading there).
+
+    Only the rows are counted: the columns (and any subquery among them) are left out.
+    """
+    rows = stmt.order_by(None).with_only_columns(literal_column("1"), maintain_column_froms=True)
+    return db.session.scalar(select(func.count()).select_from(rows.limit(cap + 1).subquery())) or 0
 
 
-def paginate(stmt: Select[Any], number: int, per_page: int, cap: int = COUNT_CAP) -> Page[Any]:
-    """Page ``number`` (1-based; clamped to the last page when the total is known) of ``stmt``."""
+def _objects(stmt: Select[Any]) -> list[Any]:
+    return list(db.session.scalars(stmt).unique().all())
+
+
+def paginate(
+    stmt: Select[Any],
+    number: int,
+    per_page: int,
+    cap: int = COUNT_CAP,
+    load: Callable[[Select[Any]], list[Any]] = _objects,
+) -> Page[Any]:
+    """Page ``number`` (1-based; clamped to the last page when the total is known) of ``stmt``.
+
+    ``load`` reads the page's statement (ORM objects by default; a projection's rows, say).
+    """
     total = capped_count(stmt, cap)
     if total <= cap:
         number = min(number, max((total + per_page - 1) // per_page, 1))
     number = max(number, 1)
     # One row more than a page tells whether there is a next one without counting everything.
-    rows = db.session.scalars(stmt.limit(per_page + 1).offset((number - 1) * per_page)).unique().all()
+    rows = load(stmt.limit(per_page + 1).offset((number - 1) * per_page))
     return Page(
         items=list(rows[:per_page]),
         number=number,

@@ -12,8 +12,10 @@ from ..cases.forms import form_choices, new_family_values, submitted_values
 from ..cases.models import FamilyUnit
 from ..cases.queries import (
     CaseFilters,
+    case_rows,
     count,
     get_family,
+    list_rows,
     possible_duplicates,
     search_families,
     submitted_family,
@@ -27,7 +29,6 @@ from ..core.forms import form_errors, form_to_data
 from ..core.permissions import Permission, Role, permission_required
 from ..core.timeutil import now_local
 from ..core.transaction import AlreadySaved, unit_of_work
-from ..extensions import db
 from . import services
 from .models import TransportMode
 from .schemas import ArrivalSchema
@@ -103,7 +104,7 @@ def new_arrival():
 @permission_required(Permission.ARRIVAL_VIEW)
 def arrival(arrival_id: int):
     arrival = services.get_arrival(current_user, arrival_id) or abort(404)
-    families = db.session.scalars(search_families(current_user, CaseFilters(arrival_id=arrival.id))).all()
+    families = list_rows(case_rows(search_families(current_user, CaseFilters(arrival_id=arrival.id))))
     return render_template("reception/arrival.html", arrival=arrival, families=families)
 
 
