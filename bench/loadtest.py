@@ -137,7 +137,8 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         inputs_file = Path(tmp) / "inputs.json"
         inputs_file.write_text(json.dumps(data))
-        log = open(Path(tmp) / "gunicorn.log", "w")  # noqa: SIM115
+        # Kept after the run (errors, tracebacks): the access log itself is off, as its cost is not the app's.
+        log = open(Path(tempfile.gettempdir()) / "sosep-loadtest-gunicorn.log", "w")  # noqa: SIM115
         server = subprocess.Popen(
             [
                 sys.executable,
@@ -192,7 +193,8 @@ def main() -> int:
                 check=False,
                 timeout=SECONDS + 60,
             )
-            memory = {pid: peak_mb(pid) for pid in workers}
+            # A worker recycled (max_requests) during the run is gone: read the ones still there.
+            memory = {pid: peak_mb(pid) for pid in workers if Path(f"/proc/{pid}").exists()}
         finally:
             server.send_signal(signal.SIGTERM)
             server.wait(timeout=30)

@@ -14,6 +14,7 @@ import os
 import random
 import re
 import uuid
+from urllib.parse import urlencode
 
 from locust import FastHttpUser, between, task
 
@@ -44,7 +45,10 @@ class Staff(FastHttpUser):
         self.csrf = CSRF.search(self.client.get("/cases/", name="/cases/ (list)").text).group(1)
 
     def post(self, url: str, data: dict, name: str, **kwargs):
-        return self.client.post(url, data={**data, "csrf_token": self.csrf}, name=name, **kwargs)
+        # Encoded here: a list (several members ticked) must go as repeated fields, as a browser sends it.
+        body = urlencode({**data, "csrf_token": self.csrf}, doseq=True)
+        headers = {"Content-Type": "application/x-www-form-urlencoded"}
+        return self.client.post(url, data=body, headers=headers, name=name, **kwargs)
 
     def search(self, q: str) -> None:
         self.post("/cases/", {"q": q}, name="/cases/ (search)")
