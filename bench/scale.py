@@ -110,9 +110,11 @@ def bare_search(app, username: str, q: str | None, **filters: Any) -> None:
 
     with app.app_context():
         user = db.session.scalar(select(User).where(User.username == username))
-        stmt = queries.case_rows(queries.search_families(user, queries.CaseFilters(q=q, **filters)))
-        capped_count(stmt, COUNT_CAP)
-        db.session.execute(stmt.limit(26)).all()
+        filters = queries.CaseFilters(q=q, **filters)
+        if q:
+            queries.plan_each_search()
+        capped_count(queries.filter_families(user, filters), COUNT_CAP)
+        db.session.execute(queries.case_rows(queries.search_families(user, filters)).limit(26)).all()
         db.session.remove()
 
 

@@ -79,19 +79,23 @@ def list_cases():
     raw = session.get(FILTERS_KEY) or {}
     filters = _filters(raw, q)
     errors = {}
-    stmt = queries.search_families(current_user, filters)
+    listed = queries.search_families(current_user, filters)
+    counted = queries.filter_families(current_user, filters)
     if filters.q is not None and not queries.is_searchable(filters.q):
         # One- and two-letter words match half the country and cannot use the search index.
         errors["q"] = _("Escriba al menos una palabra de 3 letras o números, o un número de caso completo.")
-        stmt = stmt.where(false())
+        listed, counted = listed.where(false()), counted.where(false())
+    if filters.q is not None:
+        queries.plan_each_search()
     page_arg = request.form.get("page") if request.method == "POST" else request.args.get("page")
     config = current_app.config
     page = paginate(
-        queries.case_rows(stmt),
+        listed,
         _as_int(page_arg) or 1,
         config["CASES_PER_PAGE"],
         config["CASES_COUNT_CAP"],
         load=queries.list_rows,
+        count_stmt=counted,
     )
     centres = all_centres()
     if current_user.role_enum is Role.RECEPTION:

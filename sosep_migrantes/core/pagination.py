@@ -62,12 +62,14 @@ def paginate(
     per_page: int,
     cap: int = COUNT_CAP,
     load: Callable[[Select[Any]], list[Any]] = _objects,
+    count_stmt: Select[Any] | None = None,
 ) -> Page[Any]:
     """Page ``number`` (1-based; clamped to the last page when the total is known) of ``stmt``.
 
-    ``load`` reads the page's statement (ORM objects by default; a projection's rows, say).
+    ``load`` reads the page's statement (ORM objects by default; a projection's rows, say);
+    ``count_stmt`` is what is counted, when something cheaper than ``stmt`` selects the same rows.
     """
-    total = capped_count(stmt, cap)
+    total = capped_count(stmt if count_stmt is None else count_stmt, cap)
     if total <= cap:
         number = min(number, max((total + per_page - 1) // per_page, 1))
     number = max(number, 1)

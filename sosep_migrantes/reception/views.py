@@ -12,7 +12,6 @@ from ..cases.forms import form_choices, new_family_values, submitted_values
 from ..cases.models import FamilyUnit
 from ..cases.queries import (
     CaseFilters,
-    case_rows,
     count,
     get_family,
     list_rows,
@@ -104,7 +103,7 @@ def new_arrival():
 @permission_required(Permission.ARRIVAL_VIEW)
 def arrival(arrival_id: int):
     arrival = services.get_arrival(current_user, arrival_id) or abort(404)
-    families = list_rows(case_rows(search_families(current_user, CaseFilters(arrival_id=arrival.id))))
+    families = list_rows(search_families(current_user, CaseFilters(arrival_id=arrival.id)))
     return render_template("reception/arrival.html", arrival=arrival, families=families)
 
 

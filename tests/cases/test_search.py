@@ -99,3 +99,14 @@ def test_word_search_uses_the_trigram_index_on_postgresql_and_none_is_built_on_s
         plan = "\n".join(db.session.scalars(text(f"EXPLAIN {sql}")))
         db.session.rollback()
         assert "ix_family_units_search_text_trgm" in plan
+
+
+def test_searches_are_planned_on_their_own_words_on_postgresql(app):
+    with app.app_context():
+        queries.plan_each_search()  # a no-op on SQLite
+        if db.engine.dialect.name == "postgresql":
+            setting = db.session.scalar(text("SELECT current_setting('plan_cache_mode')"))
+            assert setting == "force_custom_plan"
+            db.session.rollback()  # SET LOCAL: the next request plans as usual
+            assert db.session.scalar(text("SELECT current_setting('plan_cache_mode')")) == "auto"
+        db.session.rollback()
