@@ -65,10 +65,11 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     _register_blueprints(app)
     _register_cli(app)
 
-    from .core import errors, templating
+    from .core import errors, templating, transaction
 
     errors.init_app(app)
     templating.init_app(app)
+    transaction.init_app(app)
     return app
 
 

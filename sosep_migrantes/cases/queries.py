@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select, case, exists, false, func, select, text
+from sqlalchemy import Select, case, false, func, select, text
 from sqlalchemy.orm import aliased, selectinload
 
 from ..auth.models import User
@@ -172,7 +172,12 @@ _CASE_ROW_COLUMNS = (
     .limit(1)
     .scalar_subquery()
     .label("head_name"),
-    exists().where(family_protection_causes.c.family_id == FamilyUnit.id).label("has_protection_risk"),
+    # Counted per row through the primary key: as an EXISTS, PostgreSQL hashed the whole table for each
+    # page (a national list page took 16 ms instead of 1).
+    (
+        select(func.count()).where(family_protection_causes.c.family_id == FamilyUnit.id).scalar_subquery()
+        > 0
+    ).label("has_protection_risk"),
 )
 
 

@@ -17,7 +17,10 @@ import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from flask import Flask
+from sqlalchemy import event
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, SessionTransaction
 
 from ..extensions import db
 
@@ -72,3 +75,40 @@ def unit_of_work() -> Iterator[None]:
     except BaseException:
         db.session.rollback()
         raise
+
+
+#: Set in ``Session.info`` when the current transaction has flushed something.
+_FLUSHED = "flushed"
+
+
+def end_read_only_transaction(exc: BaseException | None) -> None:
+    """At the end of a request, close a transaction that wrote nothing with COMMIT instead of ROLLBACK.
+
+    For the data the two are the same. For speed they are not: psycopg forgets its prepared statements
+    on every ROLLBACK, and Flask-SQLAlchemy's teardown rolls back every request that did not commit, so
+    every page was planned again from scratch; planning its queries cost PostgreSQL more than running
+    them (2-7 ms per query with the eager loads of a case page). A transaction that flushed anything, or
+    a request that failed, is left to the rollback.
+    """
+    session = db.session()
+    if exc is not None or not session.in_transaction() or session.info.get(_FLUSHED):
+        return
+    if session.new or session.dirty or session.deleted:
+        return
+    session.commit()
+
+
+@event.listens_for(Session, "after_flush")
+def _flushed(session: Session, _context: object) -> None:
+    session.info[_FLUSHED] = True
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _ended(session: Session, transaction: SessionTransaction) -> None:
+    if transaction.parent is None:
+        session.info.pop(_FLUSHED, None)
+
+
+def init_app(app: Flask) -> None:
+    # Registered after Flask-SQLAlchemy's own teardown, so it runs before it (Flask runs them in reverse).
+    app.teardown_appcontext(end_read_only_transaction)
