@@ -3,10 +3,24 @@
 from __future__ import annotations
 
 import datetime as dt
+import enum
 from typing import Annotated, Any
 
-from sqlalchemy import DateTime, MetaData, String, func
+from sqlalchemy import CheckConstraint, DateTime, Enum, MetaData, String, Table, func
 from sqlalchemy.orm import DeclarativeBase, mapped_column, registry
+
+
+def _check_name(constraint: CheckConstraint, table: Table) -> str:
+    """The ``<name>`` of ``ck_<table>_<name>``: the name a CHECK was given, or its column's for an enum's.
+
+    An enum column's CHECK would otherwise be named after the enum class, and a table with two columns
+    of one enum (``referral_events.from_status`` and ``to_status``) would get two constraints of one name.
+    """
+    columns = list(constraint.columns)
+    if len(columns) == 1 and isinstance(columns[0].type, Enum) and constraint.name == columns[0].type.name:
+        return columns[0].name
+    return str(constraint.name)
+
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -14,7 +28,21 @@ NAMING_CONVENTION = {
     "ck": "ck_%(table_name)s_%(constraint_name)s",
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
+    "constraint_name": _check_name,
 }
+
+#: A ``Mapped[SomeStrEnum]`` column: a VARCHAR holding the members' values with a CHECK listing them, the
+#: same on SQLite and PostgreSQL (no native ENUM type: adding a value is a CHECK to replace, not a type to
+#: alter). Values are read back as the enum's members; a string outside the enum is refused before the
+#: database sees it. 20 characters leave room for a longer value without rewriting the table.
+enum_column = Enum(
+    enum.StrEnum,
+    native_enum=False,
+    create_constraint=True,
+    length=20,
+    values_callable=lambda members: [m.value for m in members],
+    validate_strings=True,
+)
 
 intpk = Annotated[int, mapped_column(primary_key=True)]
 str_code = Annotated[str, mapped_column(String(40))]
@@ -28,7 +56,12 @@ created_at_col = Annotated[
 class Base(DeclarativeBase):
     registry = registry(
         metadata=MetaData(naming_convention=NAMING_CONVENTION),
-        type_annotation_map={dt.datetime: DateTime(timezone=True), str: String(255)},
+        type_annotation_map={
+            dt.datetime: DateTime(timezone=True),
+            str: String(255),
+            # A StrEnum is a str too; the look-up follows the class's MRO, where StrEnum comes first.
+            enum.StrEnum: enum_column,
+        },
     )
 
 

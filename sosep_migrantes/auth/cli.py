@@ -10,6 +10,7 @@ from marshmallow import ValidationError
 
 from ..core.errors import ServiceError
 from ..core.forms import form_errors
+from ..core.permissions import Role
 from ..core.transaction import unit_of_work
 from . import services
 from .schemas import NewUserSchema
@@ -19,7 +20,7 @@ users_cli = AppGroup("users", help="Gestionar cuentas de usuario.")
 
 @users_cli.command("create")
 @click.argument("username")
-@click.option("--role", required=True, type=click.Choice(["admin", "coordinator", "reception", "sede"]))
+@click.option("--role", required=True, type=click.Choice([r.value for r in Role]))
 @click.option("--centre", help="Código del centro (FAG, LA_AURORA, TECUN_UMAN) para recepción.")
 @click.option("--sede", help="Código de la sede (p. ej. HUEHUETENANGO) para usuarios de sede.")
 @click.option("--full-name", default=None, help="Nombre completo (por defecto, el nombre de usuario).")

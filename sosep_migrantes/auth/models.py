@@ -30,9 +30,10 @@ def verify_password(password_hash: str, password: str) -> bool:
 class User(UserMixin, Base):
     __tablename__ = "users"
     __table_args__ = (
-        CheckConstraint("role IN ('admin', 'coordinator', 'reception', 'sede')", name="role"),
-        CheckConstraint("role <> 'reception' OR centre_id IS NOT NULL", name="reception_has_centre"),
-        CheckConstraint("role <> 'sede' OR sede_id IS NOT NULL", name="sede_user_has_sede"),
+        CheckConstraint(
+            f"role <> '{Role.RECEPTION.value}' OR centre_id IS NOT NULL", name="reception_has_centre"
+        ),
+        CheckConstraint(f"role <> '{Role.SEDE.value}' OR sede_id IS NOT NULL", name="sede_user_has_sede"),
     )
 
     id: Mapped[intpk]
@@ -40,7 +41,7 @@ class User(UserMixin, Base):
     full_name: Mapped[str] = mapped_column(String(160))
     #: argon2id hash.
     password_hash: Mapped[str] = mapped_column(String(255))
-    role: Mapped[str] = mapped_column(String(20))
+    role: Mapped[Role]
     centre_id: Mapped[int | None] = mapped_column(ForeignKey("centres.id"))
     sede_id: Mapped[int | None] = mapped_column(ForeignKey("sedes.id"))
     is_active_account: Mapped[bool] = mapped_column(default=True)

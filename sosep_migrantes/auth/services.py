@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 
 from ..catalogs.services import centre_by_code, sede_by_code
 from ..core import audit
+from ..core.audit import AuditAction
 from ..core.errors import ServiceError
 from ..core.permissions import Role
 from ..db import utcnow
@@ -33,7 +34,7 @@ def authenticate(username: str, password: str) -> User | None:
     if not user.check_password(password) or not user.is_active:
         return None
     user.last_login_at = utcnow()
-    audit.record("user:login", "user", user.id, actor_id=user.id)
+    audit.record(AuditAction.USER_LOGIN, "user", user.id, actor_id=user.id)
     return user
 
 
@@ -67,7 +68,7 @@ def _bind(user: User, data: dict[str, Any]) -> None:
         raise ServiceError(errors)
     user.centre_id = centre.id if centre else None
     user.sede_id = sede.id if sede else None
-    user.role = role.value
+    user.role = role
 
 
 def create_user(data: dict[str, Any], actor: User | None = None) -> User:
@@ -80,7 +81,9 @@ def create_user(data: dict[str, Any], actor: User | None = None) -> User:
     user.set_password(data["password"])
     db.session.add(user)
     db.session.flush()
-    audit.record("user:create", "user", user.id, role=user.role, actor_id=actor.id if actor else None)
+    audit.record(
+        AuditAction.USER_CREATE, "user", user.id, role=user.role, actor_id=actor.id if actor else None
+    )
     return user
 
 
@@ -98,13 +101,13 @@ def update_user(user: User, data: dict[str, Any], actor: User) -> User:
         user.set_password(data["password"])
         changed.append("password")
     db.session.flush()
-    audit.record("user:update", "user", user.id, role=user.role, changed=changed, actor_id=actor.id)
+    audit.record(AuditAction.USER_UPDATE, "user", user.id, role=user.role, changed=changed, actor_id=actor.id)
     return user
 
 
 def set_locale(user: User, locale: str) -> None:
     user.locale = locale
-    audit.record("user:locale", "user", user.id, locale=locale, actor_id=user.id)
+    audit.record(AuditAction.USER_LOCALE, "user", user.id, locale=locale, actor_id=user.id)
 
 
 SYSTEM_USERNAME = "sistema"
@@ -119,11 +122,11 @@ def system_user() -> User:
         user = User(
             username=SYSTEM_USERNAME,
             full_name="Sistema",
-            role=Role.COORDINATOR.value,
+            role=Role.COORDINATOR,
             is_active_account=False,
         )
         user.set_password(secrets.token_urlsafe(32))
         db.session.add(user)
         db.session.flush()
-        audit.record("user:create", "user", user.id, role=user.role, system=True)
+        audit.record(AuditAction.USER_CREATE, "user", user.id, role=user.role, system=True)
     return user

@@ -13,6 +13,7 @@ from ..catalogs.models import (
     Centre,
     DocumentType,
     FamilyRelationship,
+    Institution,
     Language,
     MigrationReason,
     Municipality,
@@ -53,9 +54,21 @@ CONSENT_LABELS = {
     ConsentType.REFUSED: _l("No otorgado"),
 }
 
-SEX_LABELS = {"F": _l("Mujer"), "M": _l("Hombre")}
 
-PREGNANCY_LABELS = {"pregnant": _l("Embarazada"), "lactating": _l("En período de lactancia")}
+class Sex(enum.StrEnum):
+    FEMALE = "F"
+    MALE = "M"
+
+
+SEX_LABELS = {Sex.FEMALE: _l("Mujer"), Sex.MALE: _l("Hombre")}
+
+
+class Pregnancy(enum.StrEnum):
+    PREGNANT = "pregnant"
+    LACTATING = "lactating"
+
+
+PREGNANCY_LABELS = {Pregnancy.PREGNANT: _l("Embarazada"), Pregnancy.LACTATING: _l("En período de lactancia")}
 
 family_migration_reasons = Table(
     "family_migration_reasons",
@@ -85,7 +98,6 @@ class FamilyUnit(Base):
     __tablename__ = "family_units"
     __table_args__ = (
         UniqueConstraint("centre_id", "case_year", "case_seq", name="uq_family_units_case"),
-        CheckConstraint("consent_type IN ('written', 'verbal_witness', 'refused')", name="consent_type"),
         Index("ix_family_units_status", "status"),
         # Name, CUI and case-number search (``LIKE '%word%'``) through trigrams, on PostgreSQL only;
         # SQLite reads the table, which is fine at its scale (migration 0004).
@@ -105,13 +117,13 @@ class FamilyUnit(Base):
     case_year: Mapped[int]
     case_seq: Mapped[int]
     arrival_id: Mapped[int] = mapped_column(ForeignKey("arrivals.id"), index=True)
-    status: Mapped[str] = mapped_column(String(20), default=CaseStatus.RECEIVED.value)
+    status: Mapped[CaseStatus] = mapped_column(default=CaseStatus.RECEIVED)
     #: Where the family goes to live; it decides which sede follows the case up.
     destination_municipality_id: Mapped[int] = mapped_column(ForeignKey("municipalities.id"), index=True)
     community: Mapped[str | None] = mapped_column(String(160))
     address: Mapped[str | None] = mapped_column(String(300))
     phone: Mapped[str | None] = mapped_column(String(40))
-    consent_type: Mapped[str] = mapped_column(String(20))
+    consent_type: Mapped[ConsentType]
     #: Name of the witness of a verbal consent.
     consent_witness: Mapped[str | None] = mapped_column(String(160))
     consent_on: Mapped[dt.date | None]
@@ -157,15 +169,18 @@ class FamilyUnit(Base):
 
     @property
     def has_consent(self) -> bool:
+        """The family agreed, in writing or aloud before a witness, that its data may be shared."""
         return self.consent_type in (ConsentType.WRITTEN, ConsentType.VERBAL_WITNESS)
+
+    def may_refer_to(self, institution: Institution) -> bool:
+        """SOSEP's own programmes need no consent; any other institution receives the family's data."""
+        return institution.is_sosep or self.has_consent
 
 
 class Member(Base):
     __tablename__ = "members"
     __table_args__ = (
-        CheckConstraint("sex IN ('F', 'M')", name="sex"),
         CheckConstraint("birth_date IS NOT NULL OR estimated_age IS NOT NULL", name="age_known"),
-        CheckConstraint("pregnancy IS NULL OR pregnancy IN ('pregnant', 'lactating')", name="pregnancy"),
     )
 
     id: Mapped[intpk]
@@ -174,7 +189,7 @@ class Member(Base):
     position: Mapped[int] = mapped_column(default=0)
     given_names: Mapped[str] = mapped_column(String(120))
     surnames: Mapped[str] = mapped_column(String(120))
-    sex: Mapped[str] = mapped_column(String(1))
+    sex: Mapped[Sex]
     birth_date: Mapped[dt.date | None]
     #: Age in years estimated at arrival, when the date of birth is unknown.
     estimated_age: Mapped[int | None]
@@ -188,8 +203,8 @@ class Member(Base):
     needs_interpreter: Mapped[bool] = mapped_column(default=False)
     has_disability: Mapped[bool] = mapped_column(default=False)
     disability_notes: Mapped[str | None] = mapped_column(String(300))
-    #: ``pregnant`` or ``lactating``; null otherwise.
-    pregnancy: Mapped[str | None] = mapped_column(String(20))
+    #: Null when neither applies.
+    pregnancy: Mapped[Pregnancy | None]
     health_notes: Mapped[str | None] = mapped_column(String(1000))
 
     family: Mapped[FamilyUnit] = relationship(back_populates="members")
@@ -209,9 +224,7 @@ class Member(Base):
         return self.relationship_to_head is not None and self.relationship_to_head.code == "HEAD"
 
     def age_at(self, on: dt.date) -> int:
-        if self.birth_date is not None:
-            return age_on(self.birth_date, on)
-        return self.estimated_age or 0
+        return age_on(self.birth_date, on, estimated=self.estimated_age)
 
     @property
     def age_at_arrival(self) -> int:
@@ -219,8 +232,8 @@ class Member(Base):
 
     @property
     def sex_label(self) -> str:
-        return str(SEX_LABELS[self.sex])
+        return str(SEX_LABELS[Sex(self.sex)])
 
     @property
     def pregnancy_label(self) -> str:
-        return str(PREGNANCY_LABELS[self.pregnancy]) if self.pregnancy else ""
+        return str(PREGNANCY_LABELS[Pregnancy(self.pregnancy)]) if self.pregnancy else ""

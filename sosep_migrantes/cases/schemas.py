@@ -32,8 +32,8 @@ from ..core.schema import (
     text,
 )
 from ..core.text import clean
-from ..core.timeutil import today_local
-from .models import ConsentType
+from ..core.timeutil import age_on, today_local
+from .models import ConsentType, Pregnancy, Sex
 
 MAX_MEMBERS = 25
 PHONE = validate.Regexp(
@@ -50,7 +50,7 @@ class MemberSchema(InputSchema):
     id = integer()
     given_names = text(required=True, max_length=120)
     surnames = text(required=True, max_length=120)
-    sex = choice(["F", "M"], _l("Elija mujer u hombre."), required=True)
+    sex = choice([s.value for s in Sex], _l("Elija mujer u hombre."), required=True)
     birth_date = date()
     estimated_age = integer(
         validate=validate.Range(min=0, max=120, error=_l("La edad debe estar entre 0 y 120 años."))
@@ -66,7 +66,7 @@ class MemberSchema(InputSchema):
     needs_interpreter = boolean()
     has_disability = boolean()
     disability_notes = text(max_length=300)
-    pregnancy = choice(["pregnant", "lactating"])
+    pregnancy = choice([p.value for p in Pregnancy])
     health_notes = text(max_length=1000)
 
     @validates_schema(skip_on_field_errors=False)
@@ -80,7 +80,7 @@ class MemberSchema(InputSchema):
             problem = not_in_future(birth, today)
             if problem:
                 errors["birth_date"] = problem
-            elif today.year - birth.year > 120:
+            elif age_on(birth, today) > 120:
                 errors["birth_date"] = str(_l("La fecha de nacimiento es de hace más de 120 años."))
         if data.get("cui"):
             result = check_cui(data["cui"], municipalities_per_department())
@@ -92,7 +92,7 @@ class MemberSchema(InputSchema):
             errors["document_type"] = str(_l("Indique qué documento es."))
         if data.get("document_type") and not data.get("document_number"):
             errors["document_number"] = str(_l("Escriba el número del documento."))
-        if data.get("pregnancy") and data.get("sex") == "M":
+        if data.get("pregnancy") and data.get("sex") == Sex.MALE:
             errors["pregnancy"] = str(_l("El embarazo o la lactancia solo se registran para mujeres."))
         if data.get("disability_notes") and not data.get("has_disability"):
             data["has_disability"] = True

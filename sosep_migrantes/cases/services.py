@@ -10,8 +10,9 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from ..auth.models import User
 from ..core import audit
+from ..core.audit import AuditAction
 from ..core.errors import ServiceError
-from ..core.numbering import next_number
+from ..core.numbering import SequenceKind, next_number
 from ..core.text import fold
 from ..core.timeutil import to_local
 from ..db import utcnow
@@ -87,7 +88,7 @@ def register_family(arrival: Arrival, data: dict[str, Any], user: User) -> Famil
     transaction, so a failure leaves nothing half-saved.
     """
     year = to_local(arrival.arrived_at).year
-    seq = next_number("case", arrival.centre_id, year)
+    seq = next_number(SequenceKind.CASE, arrival.centre_id, year)
     family = FamilyUnit(
         arrival=arrival,
         centre_id=arrival.centre_id,
@@ -106,7 +107,7 @@ def register_family(arrival: Arrival, data: dict[str, Any], user: User) -> Famil
     db.session.add(family)
     db.session.flush()
     audit.record(
-        "family:create",
+        AuditAction.FAMILY_CREATE,
         "family",
         family.id,
         arrival_id=arrival.id,
@@ -147,7 +148,7 @@ def update_family(family: FamilyUnit, data: dict[str, Any], user: User) -> Famil
     after = _snapshot(family)
     changed = sorted(k for k in before.keys() | after.keys() if after.get(k) != before.get(k))
     audit.record(
-        "family:update",
+        AuditAction.FAMILY_UPDATE,
         "family",
         family.id,
         changed=changed,
@@ -158,21 +159,34 @@ def update_family(family: FamilyUnit, data: dict[str, Any], user: User) -> Famil
     return family
 
 
-def _refuse_removing_members_with_history(family: FamilyUnit, member_ids: set[int]) -> None:
-    """A member with needs, services or referrals on record stays: deleting them would erase that history."""
-    if not member_ids:
-        return
-    # Imported here: needs and referrals build on cases, not the other way round.
-    from ..needs.models import FamilyNeed
-    from ..referrals.models import referral_members
+def members_with_history(member_ids: set[int]) -> set[int]:
+    """Those of ``member_ids`` that a ``RESTRICT`` foreign key keeps from being deleted (needs, referrals).
 
-    with_history = set(
-        db.session.scalars(select(FamilyNeed.member_id).where(FamilyNeed.member_id.in_(member_ids)))
-    ) | set(
-        db.session.scalars(
-            select(referral_members.c.member_id).where(referral_members.c.member_id.in_(member_ids))
-        )
-    )
+    The rows pointing at them are found through the schema's own foreign keys, so this asks exactly what
+    the database would refuse, and cases need not import the modules built on top of them.
+    """
+    if not member_ids:
+        return set()
+    members = Member.__table__
+    pointing = [
+        fk.parent
+        for table in members.metadata.tables.values()
+        for fk in table.foreign_keys
+        if fk.references(members) and fk.ondelete == "RESTRICT"
+    ]
+    found: set[int] = set()
+    for column in pointing:
+        found.update(db.session.scalars(select(column).where(column.in_(member_ids))))
+    return found
+
+
+def _refuse_removing_members_with_history(family: FamilyUnit, member_ids: set[int]) -> None:
+    """A member with needs, services or referrals on record stays: deleting them would erase that history.
+
+    PostgreSQL would refuse the deletion anyway (the foreign keys are ``RESTRICT``); asking first names the
+    members in the message, and holds on SQLite too, which does not enforce foreign keys.
+    """
+    with_history = members_with_history(member_ids)
     if with_history:
         names = ", ".join(m.full_name for m in family.members if m.id in with_history)
         raise ServiceError(

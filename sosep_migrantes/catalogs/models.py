@@ -6,7 +6,7 @@ import enum
 
 from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import CheckConstraint, Column, ForeignKey, String, Table
+from sqlalchemy import Column, ForeignKey, String, Table
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..db import Base, intpk
@@ -65,6 +65,20 @@ class Sede(Base):
     )
 
 
+class TransportMode(enum.StrEnum):
+    """How families arrive: by air (FAG, La Aurora) or by land (Tecún Umán)."""
+
+    AIR = "air"
+    LAND = "land"
+
+    @property
+    def label(self) -> str:
+        return str(TRANSPORT_MODE_LABELS[self])
+
+
+TRANSPORT_MODE_LABELS = {TransportMode.AIR: _l("Aérea"), TransportMode.LAND: _l("Terrestre")}
+
+
 class Centre(Base):
     """A reception centre (FAG, La Aurora, Tecún Umán)."""
 
@@ -73,8 +87,8 @@ class Centre(Base):
     id: Mapped[intpk]
     code: Mapped[str] = mapped_column(String(20), unique=True)
     name: Mapped[str] = mapped_column(String(160))
-    #: ``air`` or ``land``: the default mode of the arrivals it receives.
-    mode: Mapped[str] = mapped_column(String(10))
+    #: The default mode of the arrivals it receives.
+    mode: Mapped[TransportMode]
     municipality_id: Mapped[int] = mapped_column(ForeignKey("municipalities.id"))
 
 
@@ -160,11 +174,7 @@ class Institution(CatalogMixin, Base):
     """Where a family can be referred: a SOSEP programme or a partner institution."""
 
     __tablename__ = "institutions"
-    __table_args__ = (
-        CheckConstraint("kind IN ('sosep', 'government', 'ngo', 'international')", name="kind"),
-    )
-
-    kind: Mapped[str] = mapped_column(String(20))
+    kind: Mapped[InstitutionKind]
     #: A SOSEP programme; a referral anywhere else shares the family's data and needs its consent.
     is_sosep: Mapped[bool] = mapped_column(default=False)
     address: Mapped[str | None] = mapped_column(String(300))

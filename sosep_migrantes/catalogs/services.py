@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload
 
 from ..core import audit
+from ..core.audit import AuditAction
 from ..core.errors import ServiceError
 from ..core.schema import is_ascii_number
 from ..core.text import fold
@@ -108,7 +109,7 @@ def load_catalogs() -> dict[str, int]:
     db.session.flush()
     added["institutions"] = _load_institutions()
     if any(added.values()):
-        audit.record("catalogs:load", "catalogs", None, added=added)
+        audit.record(AuditAction.CATALOGS_LOAD, "catalogs", None, added=added)
     return added
 
 
@@ -269,7 +270,9 @@ def set_sede_coverage(sede: Sede, municipality_ids: Sequence[int]) -> list[int]:
             sede_municipalities.insert(), [{"sede_id": sede.id, "municipality_id": m} for m in sorted(wanted)]
         )
     db.session.expire(sede, ["municipalities"])
-    audit.record("sede:coverage", "sede", sede.id, municipalities=sorted(wanted), moved=sorted(moved))
+    audit.record(
+        AuditAction.SEDE_COVERAGE, "sede", sede.id, municipalities=sorted(wanted), moved=sorted(moved)
+    )
     return moved
 
 
@@ -312,7 +315,7 @@ def save_institution(institution: Institution | None, data: dict) -> Institution
         setattr(institution, field, data.get(field))
     institution.needs = list(data.get("needs") or [])
     db.session.flush()
-    audit.record("institution:save", "institution", institution.id, code=institution.code)
+    audit.record(AuditAction.INSTITUTION_SAVE, "institution", institution.id, code=institution.code)
     return institution
 
 
@@ -322,11 +325,11 @@ def save_need(data: dict) -> Need:
     need = Need(code=data["code"], name_es=data["name_es"], name_en=data["name_en"], sort_order=1000)
     db.session.add(need)
     db.session.flush()
-    audit.record("need:create", "need", need.id, code=need.code)
+    audit.record(AuditAction.NEED_CREATE, "need", need.id, code=need.code)
     return need
 
 
 def toggle_need(need: Need) -> Need:
     need.is_active = not need.is_active
-    audit.record("need:toggle", "need", need.id, is_active=need.is_active)
+    audit.record(AuditAction.NEED_TOGGLE, "need", need.id, is_active=need.is_active)
     return need

@@ -15,7 +15,7 @@ from ..core.schema import is_ascii_number
 from ..core.transaction import unit_of_work
 from ..extensions import db
 from . import services
-from .models import INSTITUTION_KIND_LABELS, Institution, Municipality, Need, Sede
+from .models import INSTITUTION_KIND_LABELS, Institution, InstitutionKind, Municipality, Need, Sede
 from .schemas import InstitutionSchema, NeedSchema
 
 bp = Blueprint("catalogs", __name__, url_prefix="/admin/catalogs")
@@ -88,7 +88,7 @@ def institution(institution_id: int | None):
     institution = db.session.get(Institution, institution_id) or abort(404) if institution_id else None
     if request.method == "GET":
         if institution is None:
-            return _institution_form(None, {"is_active": True, "kind": "ngo"}, {})
+            return _institution_form(None, {"is_active": True, "kind": InstitutionKind.NGO.value}, {})
         values = {f: getattr(institution, f) for f in services.INSTITUTION_FIELDS}
         values["needs"] = [n.code for n in institution.needs]
         return _institution_form(institution, values, {})

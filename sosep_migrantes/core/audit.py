@@ -1,11 +1,13 @@
 """Audit trail: one row per state change, written in the same transaction as the change.
 
-Events are tagged ``subject:action`` (``family:create``). ``details`` holds ids and the *names of*
-changed fields, never the personal data itself, so the trail can be read without exposing families.
+Events are tagged ``subject:action`` (``family:create``), one :class:`AuditAction` member each, so a
+typo is an error rather than a new kind of event. ``details`` holds ids and the *names of* changed
+fields, never the personal data itself, so the trail can be read without exposing families.
 """
 
 from __future__ import annotations
 
+import enum
 from typing import Any
 
 from flask import has_request_context, request
@@ -26,7 +28,8 @@ class AuditEvent(Base):
     created_at: Mapped[created_at_col]
     #: Who did it; null for CLI commands and the system.
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
-    #: ``subject:action``, e.g. ``family:update``.
+    #: An :class:`AuditAction` value, ``subject:action`` (``family:update``). A plain string column with no
+    #: CHECK: rows written before an action was renamed or retired must still read.
     action: Mapped[str] = mapped_column(String(60))
     subject_type: Mapped[str] = mapped_column(String(40))
     subject_id: Mapped[int | None]
@@ -35,31 +38,59 @@ class AuditEvent(Base):
     ip_address: Mapped[str | None] = mapped_column(String(64))
 
 
-#: How an action reads in the history shown to staff; an action missing here is shown as its code.
+class AuditAction(enum.StrEnum):
+    """Every kind of event the trail records; the values are what is stored (and must not change)."""
+
+    ARRIVAL_CREATE = "arrival:create"
+    FAMILY_CREATE = "family:create"
+    FAMILY_UPDATE = "family:update"
+    USER_CREATE = "user:create"
+    USER_UPDATE = "user:update"
+    USER_LOGIN = "user:login"
+    USER_LOCALE = "user:locale"
+    SEDE_COVERAGE = "sede:coverage"
+    CATALOGS_LOAD = "catalogs:load"
+    NEED_IDENTIFIED = "need:identified"
+    NEED_ATTENDED = "need:attended"
+    NEED_REFERRED = "need:referred"
+    REFERRAL_CREATE = "referral:create"
+    REFERRAL_SENT = "referral:sent"
+    REFERRAL_ACCEPTED = "referral:accepted"
+    REFERRAL_REJECTED = "referral:rejected"
+    REFERRAL_ATTENDED = "referral:attended"
+    REFERRAL_NOT_LOCATED = "referral:not_located"
+    REFERRAL_CANCELLED = "referral:cancelled"
+    INSTITUTION_SAVE = "institution:save"
+    NEED_CREATE = "need:create"
+    NEED_TOGGLE = "need:toggle"
+    SLIP_PRINT = "slip:print"
+
+
+#: How an action reads in the history shown to staff; a stored action missing here is shown as its code.
 ACTION_LABELS = {
-    "arrival:create": _l("Llegada registrada"),
-    "family:create": _l("Unidad familiar registrada"),
-    "family:update": _l("Unidad familiar modificada"),
-    "user:create": _l("Usuario creado"),
-    "user:update": _l("Usuario modificado"),
-    "user:login": _l("Ingreso al sistema"),
-    "user:locale": _l("Idioma cambiado"),
-    "sede:coverage": _l("Cobertura de la sede modificada"),
-    "catalogs:load": _l("Catálogos cargados"),
-    "need:identified": _l("Necesidad identificada"),
-    "need:attended": _l("Necesidad atendida en el centro"),
-    "need:referred": _l("Necesidad derivada"),
-    "referral:create": _l("Derivación creada"),
-    "referral:sent": _l("Derivación enviada"),
-    "referral:accepted": _l("Derivación aceptada"),
-    "referral:rejected": _l("Derivación rechazada"),
-    "referral:attended": _l("Derivación atendida"),
-    "referral:not_located": _l("Familia no localizada"),
-    "referral:cancelled": _l("Derivación cancelada"),
-    "institution:save": _l("Institución guardada"),
-    "need:create": _l("Necesidad agregada al catálogo"),
-    "need:toggle": _l("Necesidad activada o desactivada"),
-    "slip:print": _l("Boleta de referencia impresa"),
+    AuditAction.ARRIVAL_CREATE: _l("Llegada registrada"),
+    AuditAction.FAMILY_CREATE: _l("Unidad familiar registrada"),
+    AuditAction.FAMILY_UPDATE: _l("Unidad familiar modificada"),
+    AuditAction.USER_CREATE: _l("Usuario creado"),
+    AuditAction.USER_UPDATE: _l("Usuario modificado"),
+    AuditAction.USER_LOGIN: _l("Ingreso al sistema"),
+    AuditAction.USER_LOCALE: _l("Idioma cambiado"),
+    AuditAction.SEDE_COVERAGE: _l("Cobertura de la sede modificada"),
+    AuditAction.CATALOGS_LOAD: _l("Catálogos cargados"),
+    AuditAction.NEED_IDENTIFIED: _l("Necesidad identificada"),
+    AuditAction.NEED_ATTENDED: _l("Necesidad atendida en el centro"),
+    AuditAction.NEED_REFERRED: _l("Necesidad derivada"),
+    AuditAction.REFERRAL_CREATE: _l("Derivación creada"),
+    AuditAction.REFERRAL_SENT: _l("Derivación enviada"),
+    AuditAction.REFERRAL_ACCEPTED: _l("Derivación aceptada"),
+    AuditAction.REFERRAL_REJECTED: _l("Derivación rechazada"),
+    AuditAction.REFERRAL_ATTENDED: _l("Derivación atendida"),
+    AuditAction.REFERRAL_NOT_LOCATED: _l("Familia no localizada"),
+    AuditAction.REFERRAL_CANCELLED: _l("Derivación cancelada"),
+    AuditAction.INSTITUTION_SAVE: _l("Institución guardada"),
+    AuditAction.NEED_CREATE: _l("Necesidad agregada al catálogo"),
+    AuditAction.NEED_TOGGLE: _l("Necesidad activada o desactivada"),
+    AuditAction.SLIP_PRINT: _l("Boleta de referencia impresa"),
 }
 
 
@@ -89,8 +120,14 @@ def subject_label(subject_type: str) -> str:
     return _label(SUBJECT_LABELS, subject_type)
 
 
-def record(action: str, subject_type: str, subject_id: int | None, **details: Any) -> AuditEvent:
-    """Add an audit event to the current session (the caller's transaction commits it)."""
+def record(action: AuditAction, subject_type: str, subject_id: int | None, **details: Any) -> AuditEvent:
+    """Add an audit event to the current session (the caller's transaction commits it).
+
+    ``action`` must be an :class:`AuditAction`: a string, even one spelling a known action, is refused,
+    so an action cannot be invented (or mistyped) at a call site.
+    """
+    if not isinstance(action, AuditAction):
+        raise TypeError(f"audit action must be an AuditAction, not {type(action).__name__}")
     user_id = details.pop("actor_id", None)
     ip = None
     if has_request_context():
@@ -98,7 +135,7 @@ def record(action: str, subject_type: str, subject_id: int | None, **details: An
         if user_id is None and current_user and current_user.is_authenticated:
             user_id = current_user.id
     event = AuditEvent(
-        action=action,
+        action=action.value,
         subject_type=subject_type,
         subject_id=subject_id,
         details=details,

@@ -11,6 +11,7 @@ from flask_migrate import upgrade
 
 from ..auth import services as auth_services
 from ..catalogs.services import load_catalogs
+from .permissions import Role
 from .transaction import unit_of_work
 
 
@@ -28,7 +29,12 @@ def setup_command() -> None:
         username = os.environ.get("ADMIN_USERNAME", "admin")
         with unit_of_work():
             auth_services.create_user(
-                {"username": username, "full_name": "Administración", "role": "admin", "password": password}
+                {
+                    "username": username,
+                    "full_name": "Administración",
+                    "role": Role.ADMIN.value,
+                    "password": password,
+                }
             )
         click.echo(f"Administrador creado: usuario '{username}'.")
         if not os.environ.get("ADMIN_PASSWORD"):

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from sqlalchemy import ForeignKey, String, update
+import enum
+
+from sqlalchemy import ForeignKey, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -10,19 +12,25 @@ from ..db import Base
 from ..extensions import db
 
 
+class SequenceKind(enum.StrEnum):
+    #: Case numbers: ``FAG-2026-00042``.
+    CASE = "case"
+    #: Referral slip numbers: ``REF-FAG-2026-00012``.
+    REFERRAL = "referral"
+
+
 class NumberSequence(Base):
     """Last number given per series, centre and year; its row lock serialises concurrent takers."""
 
     __tablename__ = "number_sequences"
 
-    #: ``case`` or ``referral``.
-    kind: Mapped[str] = mapped_column(String(20), primary_key=True)
+    kind: Mapped[SequenceKind] = mapped_column(primary_key=True)
     centre_id: Mapped[int] = mapped_column(ForeignKey("centres.id"), primary_key=True)
     year: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
     last_value: Mapped[int] = mapped_column(default=0)
 
 
-def next_number(kind: str, centre_id: int, year: int) -> int:
+def next_number(kind: SequenceKind, centre_id: int, year: int) -> int:
     """Take the next number of a series.
 
     ``INSERT .. ON CONFLICT DO NOTHING`` creates the counter once; the ``UPDATE .. RETURNING`` then

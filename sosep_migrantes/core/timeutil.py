@@ -29,5 +29,17 @@ def local_naive_to_utc(value: dt.datetime) -> dt.datetime:
     return value.astimezone(dt.UTC)
 
 
-def age_on(birth: dt.date, on: dt.date) -> int:
-    return on.year - birth.year - ((on.month, on.day) < (birth.month, birth.day))
+def age_in_months(birth: dt.date, on: dt.date) -> int:
+    """Whole months lived on ``on``: a month is complete on the day of the month the person was born."""
+    return (on.year - birth.year) * 12 + on.month - birth.month - (on.day < birth.day)
+
+
+def age_on(birth: dt.date | None, on: dt.date, estimated: int | None = None) -> int:
+    """Whole years on ``on``; without a date of birth, the age estimated at arrival (0 if none either).
+
+    The service's one age rule: the case page, the referral form, the slips and the eligibility rules
+    all count it here (someone born on 29 February turns a year older on 1 March).
+    """
+    if birth is None:
+        return estimated or 0
+    return age_in_months(birth, on) // 12

@@ -26,17 +26,20 @@ NEED_STATUS_LABELS = {
     NeedStatus.REFERRED: _l("Derivada"),
 }
 
+#: What a line of the needs checklist may say: identified (to refer), or attended at the centre right away.
+CHECKLIST_ACTIONS = (NeedStatus.IDENTIFIED, NeedStatus.ATTENDED)
+
 
 class FamilyNeed(Base):
     __tablename__ = "family_needs"
-    __table_args__ = (CheckConstraint("status IN ('identified', 'attended', 'referred')", name="status"),)
 
     id: Mapped[intpk]
     family_id: Mapped[int] = mapped_column(ForeignKey("family_units.id", ondelete="CASCADE"), index=True)
     #: The member concerned; null when the need is the whole family's.
-    member_id: Mapped[int | None] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"))
+    #: RESTRICT: a member with needs on record stays on the case (cases.services refuses to remove them).
+    member_id: Mapped[int | None] = mapped_column(ForeignKey("members.id", ondelete="RESTRICT"), index=True)
     need_id: Mapped[int] = mapped_column(ForeignKey("needs.id"))
-    status: Mapped[str] = mapped_column(String(20), default=NeedStatus.IDENTIFIED.value)
+    status: Mapped[NeedStatus] = mapped_column(default=NeedStatus.IDENTIFIED)
     notes: Mapped[str | None] = mapped_column(String(500))
     created_at: Mapped[created_at_col]
     created_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
@@ -51,6 +54,11 @@ class FamilyNeed(Base):
     @property
     def status_label(self) -> str:
         return str(NEED_STATUS_LABELS[NeedStatus(self.status)])
+
+    @property
+    def is_pending(self) -> bool:
+        """Identified and neither attended at the centre nor referred yet."""
+        return self.status == NeedStatus.IDENTIFIED
 
 
 class ServiceDelivery(Base):

@@ -9,6 +9,7 @@ from marshmallow import EXCLUDE, fields, validate, validates_schema
 
 from ..catalogs.models import Need
 from ..core.schema import CatalogCode, InputSchema, choice, integer, raise_if, text
+from .models import CHECKLIST_ACTIONS, NeedStatus
 
 
 class NeedEntrySchema(InputSchema):
@@ -18,7 +19,7 @@ class NeedEntrySchema(InputSchema):
         unknown = EXCLUDE
 
     need = CatalogCode(Need, required=True)
-    action = choice(["identified", "attended"], _l("Elija identificada o atendida."), required=True)
+    action = choice([a.value for a in CHECKLIST_ACTIONS], _l("Elija identificada o atendida."), required=True)
     #: The member concerned; empty for the whole family.
     member_id = integer()
     notes = text(max_length=500)
@@ -30,7 +31,7 @@ class NeedEntrySchema(InputSchema):
 
     @validates_schema(skip_on_field_errors=False)
     def check_service(self, data: dict[str, Any], **kwargs: Any) -> None:
-        if data.get("action") == "attended" and not data.get("delivered_by"):
+        if data.get("action") == NeedStatus.ATTENDED and not data.get("delivered_by"):
             raise_if({"delivered_by": str(_l("Indique quién entregó o atendió."))})
 
 

@@ -14,10 +14,18 @@ from ..auth.models import User
 from ..cases.models import CaseStatus, FamilyUnit
 from ..catalogs.models import Need
 from ..core import audit
+from ..core.audit import AuditAction
 from ..core.errors import ServiceError
 from ..db import utcnow
 from ..extensions import db
 from .models import FamilyNeed, NeedStatus, ServiceDelivery
+
+#: The audit event of a need recorded (or closed) with each status.
+STATUS_ACTIONS: dict[NeedStatus, AuditAction] = {
+    NeedStatus.IDENTIFIED: AuditAction.NEED_IDENTIFIED,
+    NeedStatus.ATTENDED: AuditAction.NEED_ATTENDED,
+    NeedStatus.REFERRED: AuditAction.NEED_REFERRED,
+}
 
 
 def family_needs(family: FamilyUnit) -> Sequence[FamilyNeed]:
@@ -48,13 +56,13 @@ def _deliver(family_need: FamilyNeed, data: dict[str, Any], user: User) -> Servi
         db.session.flush()
         claimed = db.session.execute(
             update(FamilyNeed)
-            .where(FamilyNeed.id == family_need.id, FamilyNeed.status == NeedStatus.IDENTIFIED.value)
-            .values(status=NeedStatus.ATTENDED.value)
+            .where(FamilyNeed.id == family_need.id, FamilyNeed.status == NeedStatus.IDENTIFIED)
+            .values(status=NeedStatus.ATTENDED)
             .execution_options(synchronize_session=False)
         )
         if claimed.rowcount != 1:
             raise ServiceError({"delivered_by": _("Esta necesidad ya no está pendiente.")})
-        set_committed_value(family_need, "status", NeedStatus.ATTENDED.value)
+        set_committed_value(family_need, "status", NeedStatus.ATTENDED)
     service = ServiceDelivery(
         description=data.get("description") or family_need.need.name_es,
         quantity=data.get("quantity") or 1,
@@ -63,7 +71,7 @@ def _deliver(family_need: FamilyNeed, data: dict[str, Any], user: User) -> Servi
         created_by_id=user.id,
     )
     family_need.services.append(service)
-    family_need.status = NeedStatus.ATTENDED.value
+    family_need.status = NeedStatus.ATTENDED
     return service
 
 
@@ -73,9 +81,7 @@ def record_needs(family: FamilyUnit, items: Iterable[dict[str, Any]], user: User
     An identified need of the same kind and person is completed rather than duplicated.
     """
     recorded = []
-    existing = {
-        (n.need_id, n.member_id): n for n in family_needs(family) if n.status == NeedStatus.IDENTIFIED
-    }
+    existing = {(n.need_id, n.member_id): n for n in family_needs(family) if n.is_pending}
     for index, item in enumerate(items):
         member = _member(family, item.get("member_id"), f"items-{index}-member_id")
         key = (item["need"].id, member.id if member else None)
@@ -89,13 +95,13 @@ def record_needs(family: FamilyUnit, items: Iterable[dict[str, Any]], user: User
                 created_by_id=user.id,
             )
             db.session.add(family_need)
-        if item["action"] == "attended":
+        if item["action"] == NeedStatus.ATTENDED:
             _deliver(family_need, item, user)
         recorded.append(family_need)
     db.session.flush()
     for family_need in recorded:
         audit.record(
-            f"need:{family_need.status}",
+            STATUS_ACTIONS[NeedStatus(family_need.status)],
             "family",
             family.id,
             family_need_id=family_need.id,
@@ -108,12 +114,12 @@ def record_needs(family: FamilyUnit, items: Iterable[dict[str, Any]], user: User
 
 def attend_need(family_need: FamilyNeed, data: dict[str, Any], user: User) -> ServiceDelivery:
     """Record the service that closes an identified need at the centre."""
-    if family_need.status != NeedStatus.IDENTIFIED:
+    if not family_need.is_pending:
         raise ServiceError({"delivered_by": _("Esta necesidad ya no está pendiente.")})
     service = _deliver(family_need, data, user)
     db.session.flush()
     audit.record(
-        "need:attended",
+        AuditAction.NEED_ATTENDED,
         "family",
         family_need.family_id,
         family_need_id=family_need.id,
@@ -129,10 +135,10 @@ def mark_referred(family: FamilyUnit, needs: Iterable[Need], member_ids: Iterabl
     members = set(member_ids)
     for family_need in family_needs(family):
         if (
-            family_need.status == NeedStatus.IDENTIFIED
+            family_need.is_pending
             and family_need.need_id in need_ids
             and (family_need.member_id is None or family_need.member_id in members)
         ):
-            family_need.status = NeedStatus.REFERRED.value
+            family_need.status = NeedStatus.REFERRED
     if family.status == CaseStatus.RECEIVED:
-        family.status = CaseStatus.REFERRED.value
+        family.status = CaseStatus.REFERRED

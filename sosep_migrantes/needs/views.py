@@ -18,7 +18,7 @@ from ..core.permissions import Permission, permission_required
 from ..core.transaction import unit_of_work
 from ..extensions import db
 from . import services
-from .models import FamilyNeed
+from .models import CHECKLIST_ACTIONS, NEED_STATUS_LABELS, FamilyNeed
 from .schemas import AttendSchema, NeedsBatchSchema
 
 bp = Blueprint("needs", __name__, url_prefix="/cases")
@@ -32,6 +32,7 @@ def _page(family, values: dict, errors: dict, status: int = 200):
         catalogue=active_items(Need),
         values=values,
         rows={row.get("need"): row for row in values.get("items", [])},
+        actions=[(action.value, NEED_STATUS_LABELS[action]) for action in CHECKLIST_ACTIONS],
         errors=errors,
     ), status
 

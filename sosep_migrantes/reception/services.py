@@ -12,6 +12,7 @@ from ..auth.models import User
 from ..cases.models import FamilyUnit
 from ..catalogs.services import centre_by_code
 from ..core import audit
+from ..core.audit import AuditAction
 from ..core.errors import ServiceError
 from ..core.permissions import Permission, Role
 from ..extensions import db
@@ -66,5 +67,5 @@ def create_arrival(data: dict[str, Any], user: User) -> Arrival:
     )
     db.session.add(arrival)
     db.session.flush()
-    audit.record("arrival:create", "arrival", arrival.id, centre_id=centre.id, actor_id=user.id)
+    audit.record(AuditAction.ARRIVAL_CREATE, "arrival", arrival.id, centre_id=centre.id, actor_id=user.id)
     return arrival

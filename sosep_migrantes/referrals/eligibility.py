@@ -12,6 +12,9 @@ from dataclasses import dataclass, field
 
 from flask_babel import lazy_gettext as _l
 
+from ..cases.models import Sex
+from ..core import timeutil
+
 #: Municipalities (INE codes) where SOSEP's protocol refers families that migrated for unemployment or
 #: family reunification to the Coordinación de Sedes and OIM: Huehuetenango (Cuilco, Jacaltenango,
 #: Nentón), San Marcos (Tacaná, Comitancillo, Ayutla, Malacatán), Quetzaltenango (Coatepeque,
@@ -57,17 +60,12 @@ class Suggestion:
 
 
 def age_in_months(person: PersonFacts, on: dt.date) -> int | None:
-    if person.birth_date is None:
-        return None
-    months = (on.year - person.birth_date.year) * 12 + (on.month - person.birth_date.month)
-    if on.day < person.birth_date.day:
-        months -= 1
-    return months
+    """Months when the date of birth is known (the youngest children's rule counts them); else ``None``."""
+    return None if person.birth_date is None else timeutil.age_in_months(person.birth_date, on)
 
 
 def age_in_years(person: PersonFacts, on: dt.date) -> int:
-    months = age_in_months(person, on)
-    return months // 12 if months is not None else (person.estimated_age or 0)
+    return timeutil.age_on(person.birth_date, on, estimated=person.estimated_age)
 
 
 def _young_children(family: FamilyFacts) -> list[Suggestion]:
@@ -109,7 +107,9 @@ def _older_people(family: FamilyFacts) -> list[Suggestion]:
 
 
 def _women(family: FamilyFacts) -> list[Suggestion]:
-    people = [p for p in family.members if p.sex == "F" and age_in_years(p, family.on) >= ADOLESCENT_AGE]
+    people = [
+        p for p in family.members if p.sex == Sex.FEMALE and age_in_years(p, family.on) >= ADOLESCENT_AGE
+    ]
     if not people:
         return []
     return [

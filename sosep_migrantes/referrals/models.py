@@ -6,7 +6,8 @@ import datetime as dt
 import enum
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import CheckConstraint, Column, ForeignKey, String, Table, Text
+from sqlalchemy import Column, ColumnElement, ForeignKey, String, Table, Text
+from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..cases.models import FamilyUnit, Member
@@ -52,11 +53,16 @@ REFERRAL_ACTION_LABELS = {
 
 PRIORITY_LABELS = {Priority.NORMAL: _l("Normal"), Priority.URGENT: _l("Urgente")}
 
+#: A draft has not been handed to anyone yet, and a cancelled referral must not be presented: neither has a
+#: slip to print (see :attr:`Referral.has_slip`).
+WITHOUT_SLIP = frozenset({ReferralStatus.DRAFT, ReferralStatus.CANCELLED})
+
 referral_members = Table(
     "referral_members",
     Base.metadata,
     Column("referral_id", ForeignKey("referrals.id", ondelete="CASCADE"), primary_key=True),
-    Column("member_id", ForeignKey("members.id", ondelete="CASCADE"), primary_key=True),
+    # RESTRICT: a member who was referred stays on the case (cases.services refuses to remove them).
+    Column("member_id", ForeignKey("members.id", ondelete="RESTRICT"), primary_key=True, index=True),
 )
 
 referral_needs = Table(
@@ -69,13 +75,6 @@ referral_needs = Table(
 
 class Referral(Base):
     __tablename__ = "referrals"
-    __table_args__ = (
-        CheckConstraint(
-            "status IN ('draft', 'sent', 'accepted', 'rejected', 'attended', 'not_located', 'cancelled')",
-            name="status",
-        ),
-        CheckConstraint("priority IN ('normal', 'urgent')", name="priority"),
-    )
 
     id: Mapped[intpk]
     #: Slip number printed on the *boleta*: ``REF-FAG-2026-00012`` (series per centre and year).
@@ -85,8 +84,8 @@ class Referral(Base):
     #: Token of the form that created it: a resent form finds this referral instead of a second slip.
     submission_token: Mapped[str | None] = mapped_column(String(32), unique=True)
     reason: Mapped[str] = mapped_column(Text)
-    priority: Mapped[str] = mapped_column(String(10), default=Priority.NORMAL.value)
-    status: Mapped[str] = mapped_column(String(20), default=ReferralStatus.DRAFT.value, index=True)
+    priority: Mapped[Priority] = mapped_column(default=Priority.NORMAL)
+    status: Mapped[ReferralStatus] = mapped_column(default=ReferralStatus.DRAFT, index=True)
     #: Why the institution rejected it, or what became of the family (attended / not located).
     outcome_notes: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[created_at_col]
@@ -110,6 +109,20 @@ class Referral(Base):
     def priority_label(self) -> str:
         return str(PRIORITY_LABELS[Priority(self.priority)])
 
+    @property
+    def is_urgent(self) -> bool:
+        return self.priority == Priority.URGENT
+
+    @hybrid_property
+    def has_slip(self) -> bool:
+        """Sent, or anything after sent but cancelled: a slip may be printed and handed to the family."""
+        return self.status not in WITHOUT_SLIP
+
+    @has_slip.inplace.expression
+    @classmethod
+    def _has_slip_expression(cls) -> ColumnElement[bool]:
+        return cls.status.not_in(WITHOUT_SLIP)
+
 
 class ReferralEvent(Base):
     """One step of a referral's status: who moved it, when, and why."""
@@ -118,8 +131,8 @@ class ReferralEvent(Base):
 
     id: Mapped[intpk]
     referral_id: Mapped[int] = mapped_column(ForeignKey("referrals.id", ondelete="CASCADE"), index=True)
-    from_status: Mapped[str | None] = mapped_column(String(20))
-    to_status: Mapped[str] = mapped_column(String(20))
+    from_status: Mapped[ReferralStatus | None]
+    to_status: Mapped[ReferralStatus]
     note: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[created_at_col]
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))

@@ -10,7 +10,7 @@ from urllib.parse import quote
 from flask_babel import force_locale
 
 from ..core.pdf import QR_SCHEME, render_pdf
-from ..core.timeutil import now_local, to_local
+from ..core.timeutil import age_in_months, now_local, to_local
 from .models import Referral
 
 
@@ -22,7 +22,7 @@ def qr_url(number: str) -> str:
 def age_text(birth: dt.date | None, years: int, on: dt.date) -> str:
     """'3 años', or '8 meses' for a baby whose date of birth is known."""
     if years < 1 and birth is not None:
-        months = (on.year - birth.year) * 12 + on.month - birth.month - (on.day < birth.day)
+        months = age_in_months(birth, on)
         return f"{max(months, 0)} {'mes' if months == 1 else 'meses'}"
     return f"{years} {'año' if years == 1 else 'años'}"
 
@@ -62,7 +62,7 @@ def slip_data(referral: Referral) -> dict[str, Any]:
         "reason": referral.reason,
         "needs": [n.name_es for n in referral.needs],
         "priority": referral.priority_label,
-        "urgent": referral.priority == "urgent",
+        "urgent": referral.is_urgent,
         "staff": referral.created_by.full_name if referral.created_by else "",
         "qr": qr_url(referral.number),
     }

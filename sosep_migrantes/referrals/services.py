@@ -18,8 +18,9 @@ from ..cases.queries import scoped_families
 from ..catalogs.models import Institution
 from ..catalogs.services import by_code
 from ..core import audit
+from ..core.audit import AuditAction
 from ..core.errors import ServiceError
-from ..core.numbering import next_number
+from ..core.numbering import SequenceKind, next_number
 from ..core.timeutil import now_local, to_local
 from ..db import utcnow
 from ..extensions import db
@@ -41,6 +42,17 @@ TRANSITIONS: dict[ReferralStatus, frozenset[ReferralStatus]] = {
 }
 #: Moves that must say why.
 NOTE_REQUIRED = frozenset({S.REJECTED, S.NOT_LOCATED, S.CANCELLED})
+#: The audit event of a move to each state (nothing moves back to a draft).
+STATUS_ACTIONS: dict[ReferralStatus, AuditAction] = {
+    S.SENT: AuditAction.REFERRAL_SENT,
+    S.ACCEPTED: AuditAction.REFERRAL_ACCEPTED,
+    S.REJECTED: AuditAction.REFERRAL_REJECTED,
+    S.ATTENDED: AuditAction.REFERRAL_ATTENDED,
+    S.NOT_LOCATED: AuditAction.REFERRAL_NOT_LOCATED,
+    S.CANCELLED: AuditAction.REFERRAL_CANCELLED,
+}
+#: Referrals that ended without the family being served: their institution may be suggested again.
+CLOSED_WITHOUT_SERVICE = frozenset({S.CANCELLED, S.REJECTED})
 
 
 def scoped_referrals(user: User) -> Select[tuple[Referral]]:
@@ -86,30 +98,30 @@ def create_referral(family: FamilyUnit, data: dict[str, Any], user: User) -> Ref
     consent recorded on the case.
     """
     institution: Institution = data["institution"]
-    if not institution.is_sosep and not family.has_consent:
+    if not family.may_refer_to(institution):
         raise ServiceError({"institution": _no_consent_message()})
     members_by_id = {m.id: m for m in family.members}
     if any(member_id not in members_by_id for member_id in data["member_ids"]):
         raise ServiceError({"member_ids": _("Elija integrantes de esta familia.")})
     year = now_local().year
-    seq = next_number("referral", family.centre_id, year)
+    seq = next_number(SequenceKind.REFERRAL, family.centre_id, year)
     referral = Referral(
         number=f"REF-{family.centre.code}-{year}-{seq:05d}",
         submission_token=data.get("submission_token"),
         family_id=family.id,
         institution=institution,
         reason=data["reason"],
-        priority=data.get("priority") or Priority.NORMAL.value,
-        status=S.DRAFT.value,
+        priority=Priority(data.get("priority") or Priority.NORMAL),
+        status=S.DRAFT,
         members=[members_by_id[i] for i in sorted(set(data["member_ids"]), key=list(members_by_id).index)],
         needs=list(data.get("needs") or []),
         created_by_id=user.id,
     )
-    referral.events.append(ReferralEvent(from_status=None, to_status=S.DRAFT.value, user_id=user.id))
+    referral.events.append(ReferralEvent(from_status=None, to_status=S.DRAFT, user_id=user.id))
     db.session.add(referral)
     db.session.flush()
     audit.record(
-        "referral:create",
+        AuditAction.REFERRAL_CREATE,
         "family",
         family.id,
         referral_id=referral.id,
@@ -143,18 +155,18 @@ def change_status(referral: Referral, to: ReferralStatus | str, note: str | None
         )
     if to in NOTE_REQUIRED and not (note and note.strip()):
         raise ServiceError({"note": _("Indique el motivo.")})
-    if to is S.SENT and not referral.institution.is_sosep and not referral.family.has_consent:
+    if to is S.SENT and not referral.family.may_refer_to(referral.institution):
         # The consent may have been withdrawn since the draft was written: sending shares the data.
         raise ServiceError({"status": _no_consent_message()})
     # Compare-and-set: the UPDATE only applies if the status is still the one this request read, so two
     # people recording different outcomes at once cannot both win (on SQLite as well as PostgreSQL).
-    values = {"status": to.value, "updated_at": utcnow()}
+    values = {"status": to, "updated_at": utcnow()}
     if note:
         values["outcome_notes"] = note
     db.session.flush()
     moved = db.session.execute(
         update(Referral)
-        .where(Referral.id == referral.id, Referral.status == current.value)
+        .where(Referral.id == referral.id, Referral.status == current)
         .values(**values)
         .execution_options(synchronize_session=False)
     )
@@ -169,18 +181,14 @@ def change_status(referral: Referral, to: ReferralStatus | str, note: str | None
         )
     for key, value in values.items():
         set_committed_value(referral, key, value)
-    referral.events.append(
-        ReferralEvent(from_status=current.value, to_status=to.value, note=note, user_id=user.id)
-    )
+    referral.events.append(ReferralEvent(from_status=current, to_status=to, note=note, user_id=user.id))
     if to is S.SENT:
         mark_referred(referral.family, referral.needs, [m.id for m in referral.members])
     try:
         db.session.flush()
     except StaleDataError as exc:  # the case was edited at this very moment (its version moved on)
         raise ServiceError({"status": _("El caso cambió mientras tanto. Vuelva a intentarlo.")}) from exc
-    audit.record(
-        f"referral:{to.value}", "family", referral.family_id, referral_id=referral.id, actor_id=user.id
-    )
+    audit.record(STATUS_ACTIONS[to], "family", referral.family_id, referral_id=referral.id, actor_id=user.id)
     return referral
 
 
@@ -232,9 +240,7 @@ class ShownSuggestion:
 
 
 def suggestions_for(family: FamilyUnit) -> list[ShownSuggestion]:
-    open_to = {
-        r.institution_id for r in family_referrals(family) if r.status not in (S.CANCELLED, S.REJECTED)
-    }
+    open_to = {r.institution_id for r in family_referrals(family) if r.status not in CLOSED_WITHOUT_SERVICE}
     members = {m.id: m for m in family.members}
     shown = []
     for suggestion in eligibility.suggest(family_facts(family)):

@@ -14,6 +14,7 @@ from ..cases.queries import get_family
 from ..catalogs.models import Institution, Need
 from ..catalogs.services import active_items, by_code
 from ..core import audit
+from ..core.audit import AuditAction
 from ..core.errors import ServiceError
 from ..core.forms import form_errors, form_to_data
 from ..core.permissions import Permission, permission_required
@@ -22,7 +23,7 @@ from ..core.transaction import AlreadySaved, unit_of_work
 from ..extensions import db
 from ..reception.services import get_arrival
 from . import services
-from .models import PRIORITY_LABELS, REFERRAL_ACTION_LABELS, Referral
+from .models import PRIORITY_LABELS, REFERRAL_ACTION_LABELS, Priority, Referral, ReferralStatus
 from .pdf import render_slips
 from .schemas import ReferralSchema, TransitionSchema
 
@@ -48,7 +49,7 @@ def _prefill(family) -> dict:
     code = request.args.get("institution", "")
     values: dict = {
         "institution": code,
-        "priority": "normal",
+        "priority": Priority.NORMAL.value,
         "member_ids": [],
         "needs": [],
         "submission_token": new_submission_token(),
@@ -61,7 +62,7 @@ def _prefill(family) -> dict:
             values.update(
                 reason=shown.suggestion.reason,
                 member_ids=[str(i) for i in shown.suggestion.member_ids],
-                priority="urgent" if shown.suggestion.urgent else "normal",
+                priority=(Priority.URGENT if shown.suggestion.urgent else Priority.NORMAL).value,
             )
     institution = by_code(Institution, code)
     if institution is not None:
@@ -93,7 +94,7 @@ def new_referral(family_id: int):
             raise
         flash(_("Esta derivación ya estaba guardada como %(number)s.", number=already.number), "info")
         return redirect(url_for("referrals.detail", referral_id=already.id))
-    if referral.status == "sent":
+    if referral.status == ReferralStatus.SENT:
         flash(
             _("Derivación %(number)s enviada. Imprima la boleta para la familia.", number=referral.number),
             "success",
@@ -152,13 +153,13 @@ def _pdf(content: bytes, filename: str) -> Response:
 @permission_required(Permission.CASE_VIEW)
 def slip(referral_id: int):
     referral = services.get_referral(current_user, referral_id) or abort(404)
-    if referral.status in ("draft", "cancelled"):
+    if not referral.has_slip:
         # Like the arrival's PDF: a draft or a cancelled referral has no slip to hand to the family.
         abort(404)
     content = render_slips([referral])
     # Printing personal data is recorded like a change: who printed which slip, and when.
     with unit_of_work():
-        audit.record("slip:print", "family", referral.family_id, referral_id=referral.id)
+        audit.record(AuditAction.SLIP_PRINT, "family", referral.family_id, referral_id=referral.id)
     # The file is named by the slip number only: no names in downloads or URLs.
     return _pdf(content, f"{referral.number}.pdf")
 
@@ -170,7 +171,7 @@ def arrival_slips(arrival_id: int):
     referrals = db.session.scalars(
         services.scoped_referrals(current_user)
         .join(FamilyUnit, FamilyUnit.id == Referral.family_id)
-        .where(FamilyUnit.arrival_id == arrival.id, Referral.status.not_in(("draft", "cancelled")))
+        .where(FamilyUnit.arrival_id == arrival.id, Referral.has_slip)
         .options(
             selectinload(Referral.members).joinedload(Member.relationship_to_head),
             selectinload(Referral.needs),
@@ -183,5 +184,5 @@ def arrival_slips(arrival_id: int):
         return redirect(url_for("reception.arrival", arrival_id=arrival.id))
     content = render_slips(referrals)
     with unit_of_work():
-        audit.record("slip:print", "arrival", arrival.id, referrals=[r.id for r in referrals])
+        audit.record(AuditAction.SLIP_PRINT, "arrival", arrival.id, referrals=[r.id for r in referrals])
     return _pdf(content, f"boletas-llegada-{arrival.id}.pdf")

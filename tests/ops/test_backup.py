@@ -99,13 +99,14 @@ def test_restore_refuses_without_yes_and_backup_never_overwrites(scratch_app, tm
 
     with app.app_context():
         before = snapshot()
-        db.session.execute(delete(Member))
+        # The audit trail: members cannot go on their own (their needs and referrals RESTRICT it).
+        db.session.execute(delete(AuditEvent))
         db.session.commit()
         db.session.remove()
     result = run(app, "restore", str(path))
     assert result.exit_code != 0 and "--yes" in result.output
     with app.app_context():
-        assert snapshot()["members"][0] == 0  # untouched
+        assert snapshot()["audit_events"][0] == 0  # untouched
 
     wrong = tmp_path / "notes.txt"
     wrong.write_text("not a backup")
