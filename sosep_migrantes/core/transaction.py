@@ -95,7 +95,13 @@ def end_read_only_transaction(exc: BaseException | None) -> None:
         return
     if session.new or session.dirty or session.deleted:
         return
-    session.commit()
+    # Nothing changed, so nothing loaded is stale: keep the objects as they are (a test, or a caller that
+    # pushed the context, may still read them after the request).
+    expire, session.expire_on_commit = session.expire_on_commit, False
+    try:
+        session.commit()
+    finally:
+        session.expire_on_commit = expire
 
 
 @event.listens_for(Session, "after_flush")
