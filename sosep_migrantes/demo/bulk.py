@@ -25,10 +25,10 @@ from __future__ import annotations
 
 import calendar
 import datetime as dt
-import queue
+import multiprocessing
 import random
-import threading
 import time
+import traceback
 from bisect import bisect
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -265,20 +265,24 @@ class _Catalogs:
 
 
 class _Clock:
-    """UTC epoch seconds to timestamp text, with the date part computed once per day."""
+    """UTC epoch seconds to timestamp text: the date part computed once per day, the time of day
+    read from a table of the 86,400 ``HH:MM:SS`` texts (with the zone suffix) built once."""
 
     def __init__(self, suffix: str) -> None:
-        self.suffix = suffix
         self.days: dict[int, str] = {}
+        self.times = [
+            f"{hours:02d}:{minutes:02d}:{seconds:02d}{suffix}"
+            for hours in range(24)
+            for minutes in range(60)
+            for seconds in range(60)
+        ]
 
     def __call__(self, epoch: int) -> str:
         day, rest = divmod(epoch, 86400)
         prefix = self.days.get(day)
         if prefix is None:
             prefix = self.days[day] = (dt.date(1970, 1, 1) + dt.timedelta(days=day)).isoformat() + " "
-        hours, rest = divmod(rest, 3600)
-        minutes, seconds = divmod(rest, 60)
-        return f"{prefix}{hours:02d}:{minutes:02d}:{seconds:02d}{self.suffix}"
+        return prefix + self.times[rest]
 
 
 N = "\\N"  # NULL in COPY's text format
@@ -293,7 +297,7 @@ class BulkGenerator:
     """
 
     def __init__(
-        self, seed: int, until: dt.date, *, chunk_persons: int = 25_000, audit_needs: bool = False
+        self, seed: int, until: dt.date, *, chunk_persons: int = 10_000, audit_needs: bool = False
     ) -> None:
         if until.year < FIRST_YEAR:
             raise ValueError(f"until must be in {FIRST_YEAR} or later")
@@ -327,15 +331,62 @@ class BulkGenerator:
         self.result = BulkResult(rows={t: 0 for t in TABLES})
         self._setup_random()
         self._new_batch()
-        try:
+        if writer.in_child_process:
+            self._run_in_child(persons, writer)
+        else:
             self._generate(persons, writer)
             self._flush(writer)
-        finally:
-            writer.close()
         writer.finish(first_ids, self.next_id, self.counters)
         db.session.expire_all()
         self.result.seconds = time.perf_counter() - started
         return self.result
+
+    def _run_in_child(self, persons: int, writer: _Writer) -> None:
+        """Generate in a forked process while this one copies what it sends.
+
+        Generating costs about as much CPU as PostgreSQL spends reading the rows. In one process a
+        writer thread and the generator share the GIL, and the thread, waiting for it after each
+        send, slows both; two processes keep one core on each side. The child only computes (it
+        never touches the database connection it inherits) and sends each chunk as encoded COPY
+        text, then its counters and ids; the pipe holds it about one chunk ahead.
+        """
+        context = multiprocessing.get_context("fork")
+        receiver, sender = context.Pipe(duplex=False)
+        child = context.Process(target=self._child, args=(persons, sender), name="bulk-generate", daemon=True)
+        child.start()
+        sender.close()
+        try:
+            while True:
+                try:
+                    kind, payload = receiver.recv()
+                except EOFError:
+                    raise RuntimeError("the bulk generator process ended without finishing") from None
+                if kind == "rows":
+                    writer.write_encoded(payload)
+                elif kind == "done":
+                    self.next_id, self.counters, self.result = payload
+                    break
+                else:
+                    raise RuntimeError(f"the bulk generator process failed:\n{payload}")
+        except BaseException:
+            if child.is_alive():
+                child.kill()
+            raise
+        finally:
+            child.join()
+            receiver.close()
+
+    def _child(self, persons: int, sender) -> None:
+        """The forked process: generate everything, sending chunks through ``sender``."""
+        try:
+            sink = _PipeSink(sender)
+            self._generate(persons, sink)
+            self._flush(sink)
+            sender.send(("done", (self.next_id, self.counters, self.result)))
+        except BaseException:
+            sender.send(("error", traceback.format_exc()))
+        finally:
+            sender.close()
 
     def _new_batch(self) -> None:
         self.batch: dict[str, list[str]] = {t: [] for t in TABLES}
@@ -858,7 +909,21 @@ def _names(facts: list[tuple]) -> str:
 # -- writers -----------------------------------------------------------------------------------------
 
 
+class _PipeSink:
+    """Where the forked generator flushes: each chunk encoded once and sent to the parent."""
+
+    def __init__(self, sender) -> None:
+        self.sender = sender
+
+    def write(self, batch: dict[str, list[str]]) -> None:
+        chunk = [(table, "".join(lines).encode()) for table, lines in batch.items() if lines]
+        self.sender.send(("rows", chunk))
+
+
 class _Writer:
+    #: Generate in a forked process (see :meth:`BulkGenerator._run_in_child`).
+    in_child_process = False
+
     def prepare(self) -> None:
         raise NotImplementedError
 
@@ -874,9 +939,6 @@ class _Writer:
 
     def write(self, batch: dict[str, list[str]]) -> None:
         raise NotImplementedError
-
-    def close(self) -> None:
-        """Wait for the writes still under way."""
 
     def finish(
         self,
@@ -925,7 +987,7 @@ class _SQLiteWriter(_Writer):
 
 
 class _PostgresWriter(_Writer):
-    """``COPY FROM STDIN`` on the session's connection, in a thread so the next chunk is built meanwhile.
+    """``COPY FROM STDIN`` on the session's connection, while a forked process builds the next chunk.
 
     A big run (50,000 persons or more, and at least half what is there) skips two things PostgreSQL
     does row by row, which would double its time:
@@ -946,6 +1008,8 @@ class _PostgresWriter(_Writer):
 
     def __init__(self, persons: int) -> None:
         self.persons = persons
+        # Where fork is missing (Windows), the rows are built and copied in turn.
+        self.in_child_process = "fork" in multiprocessing.get_all_start_methods()
 
     def prepare(self) -> None:
         connection = db.session.connection()
@@ -981,10 +1045,6 @@ class _PostgresWriter(_Writer):
             for name, _ in self.indexes:
                 connection.execute(text(f"DROP INDEX {name}"))
         self.pg = connection.connection.driver_connection
-        self.queue: queue.Queue = queue.Queue(maxsize=1)
-        self.error: BaseException | None = None
-        self.thread = threading.Thread(target=self._work, name="bulk-copy", daemon=True)
-        self.thread.start()
 
     def next_ids(self) -> dict[str, int]:
         ids = {}
@@ -999,31 +1059,13 @@ class _PostgresWriter(_Writer):
         return ids
 
     def write(self, batch: dict[str, list[str]]) -> None:
-        if self.error is not None:
-            raise self.error
-        self.queue.put(batch)
+        self.write_encoded([(table, "".join(lines).encode()) for table, lines in batch.items() if lines])
 
-    def _work(self) -> None:
-        while True:
-            batch = self.queue.get()
-            if batch is None:
-                return
-            if self.error is not None:
-                continue
-            try:
-                with self.pg.cursor() as cursor:
-                    for table, lines in batch.items():
-                        if lines:
-                            with cursor.copy(f"COPY {table} ({', '.join(TABLES[table])}) FROM STDIN") as copy:
-                                copy.write("".join(lines))
-            except BaseException as exc:  # handed to the main thread
-                self.error = exc
-
-    def close(self) -> None:
-        self.queue.put(None)
-        self.thread.join()
-        if self.error is not None:
-            raise self.error
+    def write_encoded(self, chunk: list[tuple[str, bytes]]) -> None:
+        with self.pg.cursor() as cursor:
+            for table, data in chunk:
+                with cursor.copy(f"COPY {table} ({', '.join(TABLES[table])}) FROM STDIN") as copy:
+                    copy.write(data)
 
     def finish(
         self,

@@ -222,3 +222,21 @@ def test_the_big_run_path_rebuilds_the_indexes_and_passes_the_checks(app, ctx, i
     assert indexes() == before
     assert db.session.scalar(text("SHOW session_replication_role")) == "origin"
     assert check_consistency() == []
+
+
+def test_a_failure_in_the_generator_process_leaves_nothing_written(app, ctx, is_postgres, monkeypatch):
+    """On PostgreSQL the rows are built in a forked process: its error reaches the command, rolled back."""
+    if not is_postgres:
+        pytest.skip("PostgreSQL only")
+    from sosep_migrantes.demo import bulk
+
+    def broken(self, *args, **kwargs):
+        raise ValueError("generator broke")
+
+    monkeypatch.setattr(bulk.BulkGenerator, "_suggestions", broken)
+    result = app.test_cli_runner().invoke(args=["demo-data", "--persons", "500", "--until", UNTIL])
+    assert result.exit_code != 0
+    assert "generator broke" in str(result.exception)
+    db.session.rollback()
+    assert count(select(func.count()).select_from(Member)) == 0
+    assert count(select(func.count()).select_from(FamilyUnit)) == 0
