@@ -21,6 +21,7 @@ SCRIPT = Path(__file__).resolve().parents[2] / ".ci" / "system-deps"
 PANGO = (
     "\tlibpango-1.0.so.0 (libc6,x86-64) => /lib/x86_64-linux-gnu/libpango-1.0.so.0\n"
     "\tlibpangoft2-1.0.so.0 (libc6,x86-64) => /lib/x86_64-linux-gnu/libpangoft2-1.0.so.0\n"
+    "\tlibharfbuzz-subset.so.0 (libc6,x86-64) => /lib/x86_64-linux-gnu/libharfbuzz-subset.so.0\n"
 )
 FAKE_APT_GET = """#!{python}
 import json, os, sys
@@ -132,7 +133,7 @@ def test_everything_missing_without_root_is_one_command(machine: Machine) -> Non
     machine.env["SYSTEM_DEPS_UID"] = "1000"
     result = machine.run("test")
     assert result.returncode == 1
-    wanted = "libpango-1.0-0 libpangoft2-1.0-0 fonts-dejavu-core make chromium"
+    wanted = "libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core make chromium"
     assert f"    sudo apt-get install -y {wanted}\n" in result.stderr
     assert machine.apt_calls() == []
 
@@ -148,8 +149,10 @@ def test_still_missing_after_install_fails(machine: Machine) -> None:
         "--no-install-recommends",
         "libpango-1.0-0",
         "libpangoft2-1.0-0",
+        "libharfbuzz-subset0",
     ]
-    assert "still missing after apt-get install: libpango-1.0-0 libpangoft2-1.0-0" in result.stderr
+    missing = "libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0"
+    assert f"still missing after apt-get install: {missing}" in result.stderr
 
 
 def test_serving_does_not_need_chromium(machine: Machine) -> None:
