@@ -59,9 +59,20 @@ def _put(target: dict[str, Any], field: str, form: MultiDict, key: str, multi: s
 
 
 def flatten_errors(errors: Mapping[str, Any], prefix: str = "") -> dict[str, str]:
-    """``{"members": {0: {"cui": ["..."]}}}`` -> ``{"members-0-cui": "..."}``."""
+    """``{"members": {0: {"cui": ["..."]}}}`` -> ``{"members-0-cui": "..."}``.
+
+    An error on an entry of a list of plain values, ``{"needs": {0: ["..."]}}``, is the list's: ``needs``.
+    """
     flat: dict[str, str] = {}
     for key, value in errors.items():
+        if isinstance(key, int) and prefix and not isinstance(value, Mapping):
+            # An entry of a list of plain values (a member's second language, one need of a referral):
+            # the form has one field for the list, so the message goes beside it.
+            messages = value if isinstance(value, list) else [value]
+            text = " ".join(str(m) for m in messages)
+            if text not in flat.get(prefix, ""):
+                flat[prefix] = f"{flat[prefix]} {text}" if prefix in flat else text
+            continue
         name = f"{prefix}-{key}" if prefix else str(key)
         if isinstance(value, Mapping):
             flat.update(flatten_errors(value, name))
