@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 FLASK := $(BIN)/flask --app wsgi
 PG_URL ?=
 
-.PHONY: run install setup serve demo test test-sqlite test-postgres lint format translations translations-update bench loadtest clean
+.PHONY: run install setup serve demo test test-sqlite test-postgres lint format translations translations-update bench loadtest clean clean-instance
 
 run: setup  ## Install, migrate, load catalogues, create the first admin and serve on 127.0.0.1:5000
 	$(FLASK) run --host 127.0.0.1 --port 5000
@@ -73,5 +73,12 @@ bench: check-run install  ## Benchmarks at national scale (targets and figures i
 loadtest: check-run install  ## 30 simulated staff for 60 s against gunicorn on PostgreSQL (locust, headless)
 	$(BIN)/python bench/loadtest.py
 
-clean:
-	rm -rf $(VENV) instance .pytest_cache
+clean:  ## Remove the venv, caches and compiled catalogues; never instance/ (the database and secret key)
+	rm -rf $(VENV) .pytest_cache .ruff_cache
+	find . -name __pycache__ -type d -not -path './.git/*' -prune -exec rm -rf {} +
+	find sosep_migrantes/translations -name '*.mo' -delete
+
+clean-instance:  ## Delete instance/ (the development database and the secret key), after confirmation
+	@printf 'Delete instance/ (the development database and the secret key)? [y/N] ' && read answer && \
+		[ "$$answer" = y ] && rm -rf instance || echo 'Nothing deleted.'
+

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import secrets
 from pathlib import Path
+from typing import Any
 
 
 def _instance_secret(instance_path: Path) -> str:
@@ -29,10 +30,23 @@ def _database_url(instance_path: Path) -> str:
     return url
 
 
-def load_config(instance_path: Path) -> dict:
+def load_config(instance_path: Path, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The settings from the environment, then ``overrides`` (what ``create_app(config)`` was given).
+
+    ``instance/secret_key`` is read, or written, only when neither supplies a ``SECRET_KEY``: a test or a
+    deployment that sets one leaves the instance folder alone.
+    """
+    overrides = overrides or {}
+    config = _settings(instance_path) | overrides
+    if not config.get("SECRET_KEY"):
+        config["SECRET_KEY"] = _instance_secret(instance_path)
+    return config
+
+
+def _settings(instance_path: Path) -> dict[str, Any]:
     env = os.environ
     return {
-        "SECRET_KEY": env.get("SECRET_KEY") or _instance_secret(instance_path),
+        "SECRET_KEY": env.get("SECRET_KEY"),
         "SQLALCHEMY_DATABASE_URI": _database_url(instance_path),
         # hide_parameters: SQL errors must not carry names or CUIs into the logs.
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True, "hide_parameters": True},
