@@ -94,8 +94,6 @@ class MemberSchema(InputSchema):
             errors["document_number"] = str(_l("Escriba el número del documento."))
         if data.get("pregnancy") and data.get("sex") == Sex.MALE:
             errors["pregnancy"] = str(_l("El embarazo o la lactancia solo se registran para mujeres."))
-        if data.get("disability_notes") and not data.get("has_disability"):
-            data["has_disability"] = True
         raise_if(errors)
 
     @post_load
@@ -105,6 +103,9 @@ class MemberSchema(InputSchema):
                 data[key] = clean(data[key])
         if data.get("cui"):
             data["cui"] = check_cui(data["cui"], municipalities_per_department()).normalized
+        if data.get("disability_notes"):
+            # Notes about a disability say there is one, even if the box was left unticked.
+            data["has_disability"] = True
         return data
 
 

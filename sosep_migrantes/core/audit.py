@@ -44,6 +44,7 @@ class AuditAction(enum.StrEnum):
     ARRIVAL_CREATE = "arrival:create"
     FAMILY_CREATE = "family:create"
     FAMILY_UPDATE = "family:update"
+    FAMILY_STATUS = "family:status"
     USER_CREATE = "user:create"
     USER_UPDATE = "user:update"
     USER_LOGIN = "user:login"
@@ -71,6 +72,7 @@ ACTION_LABELS = {
     AuditAction.ARRIVAL_CREATE: _l("Llegada registrada"),
     AuditAction.FAMILY_CREATE: _l("Unidad familiar registrada"),
     AuditAction.FAMILY_UPDATE: _l("Unidad familiar modificada"),
+    AuditAction.FAMILY_STATUS: _l("Estado del caso cambiado"),
     AuditAction.USER_CREATE: _l("Usuario creado"),
     AuditAction.USER_UPDATE: _l("Usuario modificado"),
     AuditAction.USER_LOGIN: _l("Ingreso al sistema"),

@@ -129,8 +129,11 @@ def attend_need(family_need: FamilyNeed, data: dict[str, Any], user: User) -> Se
     return service
 
 
-def mark_referred(family: FamilyUnit, needs: Iterable[Need], member_ids: Iterable[int]) -> None:
-    """Needs covered by a referral stop being pending: identified ones become *referred*."""
+def mark_referred(family: FamilyUnit, needs: Iterable[Need], member_ids: Iterable[int], user: User) -> None:
+    """Needs covered by a referral stop being pending: identified ones become *referred*, and a case
+    still *received* becomes *referred*; each change has its audit entry (the referral's own is the
+    caller's).
+    """
     need_ids = {n.id for n in needs}
     members = set(member_ids)
     for family_need in family_needs(family):
@@ -140,5 +143,21 @@ def mark_referred(family: FamilyUnit, needs: Iterable[Need], member_ids: Iterabl
             and (family_need.member_id is None or family_need.member_id in members)
         ):
             family_need.status = NeedStatus.REFERRED
+            audit.record(
+                AuditAction.NEED_REFERRED,
+                "family",
+                family.id,
+                family_need_id=family_need.id,
+                need=family_need.need.code,
+                member_id=family_need.member_id,
+                actor_id=user.id,
+            )
     if family.status == CaseStatus.RECEIVED:
         family.status = CaseStatus.REFERRED
+        audit.record(
+            AuditAction.FAMILY_STATUS,
+            "family",
+            family.id,
+            **{"from": CaseStatus.RECEIVED.value, "to": CaseStatus.REFERRED.value},
+            actor_id=user.id,
+        )

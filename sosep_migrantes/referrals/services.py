@@ -183,7 +183,7 @@ def change_status(referral: Referral, to: ReferralStatus | str, note: str | None
         set_committed_value(referral, key, value)
     referral.events.append(ReferralEvent(from_status=current, to_status=to, note=note, user_id=user.id))
     if to is S.SENT:
-        mark_referred(referral.family, referral.needs, [m.id for m in referral.members])
+        mark_referred(referral.family, referral.needs, [m.id for m in referral.members], user)
     try:
         db.session.flush()
     except StaleDataError as exc:  # the case was edited at this very moment (its version moved on)

@@ -175,3 +175,16 @@ def test_bad_phone_numbers_are_refused(app, ctx, phone):
     assert errors(family_payload(phone=phone)) == {
         "phone": "Teléfono no válido: escriba 8 dígitos, o el número con código de país (+502 ...).",
     }
+
+
+def test_the_member_validator_does_not_change_what_it_checks(app, ctx):
+    """Disability notes imply a disability: said after loading, not by the validator (which only checks)."""
+    from sosep_migrantes.cases.schemas import MemberSchema
+
+    schema = MemberSchema()
+    data = schema.load(member(disability_notes="Usa silla de ruedas."), partial=False)
+    assert data["has_disability"] is True
+    checked = {**data, "has_disability": False}
+    seen = dict(checked)
+    schema.check_member(seen)
+    assert seen == checked

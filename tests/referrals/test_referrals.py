@@ -511,3 +511,28 @@ def test_the_same_referral_form_sent_twice_creates_one_slip(app, ctx, client):
     assert first.status_code == again.status_code == 302 and first.location == again.location
     assert "ya estaba guardada como REF-FAG-" in client.get(again.location).get_data(as_text=True)
     assert len(db.session.scalars(select(Referral.id)).all()) == 1
+
+
+def test_a_case_status_moved_by_sending_a_referral_is_audited(ctx):
+    """Sending marks the covered needs referred and the case 'referred': each change has its audit entry."""
+    user, _, family = setup_case()
+    need_services.record_needs(
+        family, [{"need": by_code(Need, "LEGAL"), "action": "identified", "member_id": None}], user
+    )
+    db.session.commit()
+    referral = refer(family, user, "OIM", needs=["LEGAL"])
+    services.change_status(referral, S.SENT, None, user)
+    db.session.commit()
+    events = db.session.scalars(select(AuditEvent).order_by(AuditEvent.id)).all()
+    status_events = [e for e in events if e.action == "family:status"]
+    assert [(e.subject_id, e.details["from"], e.details["to"]) for e in status_events] == [
+        (family.id, "received", "referred")
+    ]
+    assert status_events[0].user_id == user.id
+    referred = [e for e in events if e.action == "need:referred"]
+    assert [e.details["need"] for e in referred] == ["LEGAL"]
+
+    second = refer(family, user, "OIM")
+    services.change_status(second, S.SENT, None, user)
+    db.session.commit()
+    assert db.session.scalar(select(func.count()).where(AuditEvent.action == "family:status")) == 1
