@@ -5,6 +5,9 @@ from __future__ import annotations
 import gc
 import io
 import mimetypes
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
@@ -51,16 +54,46 @@ def qr_png(payload: str) -> bytes:
     return buffer.getvalue()
 
 
+#: Generation-0 threshold while a PDF is being rendered (Python's default is 700).
+RENDER_GC_THRESHOLD = 50_000
+
+_gc_lock = threading.Lock()
+_renders = 0
+_saved_threshold: tuple[int, ...] | None = None
+
+
+@contextmanager
+def fewer_collections() -> Iterator[None]:
+    """Run the cyclic garbage collector less often while WeasyPrint builds its objects.
+
+    A flight's slips create hundreds of thousands of short-lived objects and the collector would walk
+    them again and again. The collector stays on (other threads of the server keep being collected);
+    only its young-generation threshold is raised, and the first render to start saves the thresholds
+    that the last render to end puts back, whatever happens to the renders in between (an exception
+    included). The young objects left are collected once, when the last render ends.
+    """
+    global _renders, _saved_threshold
+    with _gc_lock:
+        if _renders == 0:
+            _saved_threshold = gc.get_threshold()
+            gc.set_threshold(RENDER_GC_THRESHOLD, *_saved_threshold[1:])
+        _renders += 1
+    try:
+        yield
+    finally:
+        with _gc_lock:
+            _renders -= 1
+            last = _renders == 0
+            if last and _saved_threshold is not None:
+                gc.set_threshold(*_saved_threshold)
+                _saved_threshold = None
+        if last:
+            gc.collect(0)
+
+
 def render_pdf(template: str, **context: Any) -> bytes:
     """Render a Jinja template (given plain data) to PDF bytes."""
     html = render_template(template, **context)
     fetcher = StaticOnlyFetcher(current_app.static_folder)
-    # WeasyPrint builds hundreds of thousands of short-lived objects for a flight's slips; the cyclic
-    # garbage collector would walk them again and again. Collect once afterwards instead.
-    gc_was_enabled = gc.isenabled()
-    gc.disable()
-    try:
+    with fewer_collections():
         return HTML(string=html, base_url=STATIC_SCHEME, url_fetcher=fetcher).write_pdf()
-    finally:
-        if gc_was_enabled:
-            gc.enable()
