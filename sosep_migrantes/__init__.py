@@ -85,6 +85,7 @@ def _register_models() -> None:
 
 def _register_blueprints(app: Flask) -> None:
     from .auth.views import bp as auth_bp
+    from .cases.desk import bp as desk_bp
     from .cases.views import bp as cases_bp
     from .catalogs.views import bp as catalogs_bp
     from .core.views import bp as core_bp
@@ -92,14 +93,14 @@ def _register_blueprints(app: Flask) -> None:
     from .reception.views import bp as reception_bp
     from .referrals.views import bp as referrals_bp
 
-    for bp in (core_bp, auth_bp, catalogs_bp, reception_bp, cases_bp, needs_bp, referrals_bp):
+    for bp in (core_bp, auth_bp, catalogs_bp, reception_bp, desk_bp, cases_bp, needs_bp, referrals_bp):
         app.register_blueprint(bp)
 
 
 def _register_cli(app: Flask) -> None:
     from .auth.cli import users_cli
     from .catalogs.cli import catalogs_cli
-    from .core.cli import setup_command
+    from .cli import setup_command
     from .demo.cli import demo_data_command
     from .ops.cli import backup_command, restore_command
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from functools import cache
 from typing import Any
 
@@ -130,3 +130,11 @@ def system_user() -> User:
         db.session.flush()
         audit.record(AuditAction.USER_CREATE, "user", user.id, role=user.role, system=True)
     return user
+
+
+def users_by_id(ids: Iterable[int]) -> dict[int, User]:
+    """The accounts with these ids (the audit log names who did each thing)."""
+    wanted = set(ids)
+    if not wanted:
+        return {}
+    return {u.id: u for u in db.session.scalars(select(User).where(User.id.in_(wanted)))}

@@ -1,4 +1,4 @@
-"""Login, logout, language and the admin's user pages."""
+"""Login, logout, language, the admin's user pages and the audit log."""
 
 from __future__ import annotations
 
@@ -11,8 +11,10 @@ from flask_login import current_user, login_required, login_user, logout_user
 from marshmallow import ValidationError
 
 from ..catalogs.services import all_centres, all_sedes
+from ..core.audit import AuditEvent
 from ..core.errors import ServiceError
 from ..core.forms import flatten_errors, form_errors, form_to_data
+from ..core.pagination import paginate
 from ..core.permissions import ROLE_LABELS, Permission, permission_required
 from ..core.transaction import unit_of_work
 from ..extensions import db, limiter, login_manager
@@ -160,3 +162,20 @@ def edit_user(user_id: int):
 
 def _without_password(values: dict) -> dict:
     return {k: v for k, v in values.items() if k != "password"}
+
+
+#: Audit events per page of the log.
+AUDIT_PER_PAGE = 100
+
+
+@bp.get("/admin/audit")
+@permission_required(Permission.AUDIT_VIEW)
+def audit_log():
+    """The latest changes: who did what to which record (ids only, no personal data)."""
+    number = min(max(request.args.get("page", 1, type=int), 1), 100_000)
+    # cap=0: the log is the largest table at national scale; the pager asks only whether a next page
+    # exists (one row more than a page), never how many there are.
+    page = paginate(db.select(AuditEvent).order_by(AuditEvent.id.desc()), number, AUDIT_PER_PAGE, cap=0)
+    return render_template(
+        "audit.html", page=page, users=services.users_by_id({e.user_id for e in page.items if e.user_id})
+    )

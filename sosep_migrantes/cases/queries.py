@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,6 +23,7 @@ from ..core.text import fold
 from ..core.timeutil import LOCAL_TZ
 from ..extensions import db
 from ..reception.models import Arrival
+from ..reception.services import scoped_arrivals
 from .models import CASE_STATUS_LABELS, CaseStatus, FamilyUnit, Member, family_protection_causes
 
 
@@ -263,3 +265,18 @@ def possible_duplicates(user: User, family: FamilyUnit) -> list[tuple[Member, Fa
         .order_by(FamilyUnit.id)
     ).all()
     return [(cuis[cui], other) for other, cui in others]
+
+
+def arrivals_with_family_counts(user: User, limit: int = 50) -> Sequence[tuple[Arrival, int]]:
+    """The latest arrivals the user may see, with how many family units each has (the desk's list)."""
+    families = (
+        select(FamilyUnit.arrival_id, func.count().label("n")).group_by(FamilyUnit.arrival_id).subquery()
+    )
+    stmt = (
+        scoped_arrivals(user)
+        .add_columns(func.coalesce(families.c.n, 0))
+        .outerjoin(families, families.c.arrival_id == Arrival.id)
+        .order_by(Arrival.arrived_at.desc())
+        .limit(limit)
+    )
+    return db.session.execute(stmt).all()

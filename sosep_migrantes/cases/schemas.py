@@ -7,6 +7,7 @@ from typing import Any
 from flask_babel import lazy_gettext as _l
 from marshmallow import EXCLUDE, fields, post_load, validate, validates_schema
 
+from ..catalogs.fields import CatalogCode, MunicipalityRef
 from ..catalogs.models import (
     DocumentType,
     FamilyRelationship,
@@ -18,9 +19,7 @@ from ..catalogs.models import (
 from ..catalogs.services import municipalities_per_department
 from ..core.cui import check_cui
 from ..core.schema import (
-    CatalogCode,
     InputSchema,
-    MunicipalityRef,
     UniqueList,
     boolean,
     choice,

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
+from typing import Any
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
@@ -11,7 +13,7 @@ from marshmallow import ValidationError
 from sqlalchemy import false
 
 from ..catalogs.services import all_centres, all_departments, sede_for_municipality
-from ..core.audit import AuditEvent
+from ..core import audit
 from ..core.errors import ServiceError
 from ..core.forms import form_errors
 from ..core.pagination import paginate
@@ -19,12 +21,9 @@ from ..core.permissions import Permission, Role, permission_required
 from ..core.schema import is_ascii_number
 from ..core.text import strip_control
 from ..core.transaction import unit_of_work
-from ..extensions import db
-from ..needs import services as need_services
-from ..referrals import services as referral_services
 from . import queries
 from .forms import family_values, form_choices, submitted_values, unsaved_changes
-from .models import CASE_STATUS_LABELS
+from .models import CASE_STATUS_LABELS, FamilyUnit
 from .schemas import FamilyUnitSchema
 from .services import EditConflict, update_family
 
@@ -114,24 +113,32 @@ def list_cases():
     )
 
 
+#: What the modules above cases (needs, referrals) show on the case page: each function takes the family
+#: and returns the template's variables for its part. Cases cannot import those modules (they sit above
+#: it), so they add their part when their views are imported, which ``create_app`` does for all of them.
+CASE_PAGE_PARTS: list[Callable[[FamilyUnit], dict[str, Any]]] = []
+
+
+def case_page_part(part: Callable[[FamilyUnit], dict[str, Any]]) -> Callable[[FamilyUnit], dict[str, Any]]:
+    """Decorator: add ``part`` to the case page (see :data:`CASE_PAGE_PARTS`)."""
+    CASE_PAGE_PARTS.append(part)
+    return part
+
+
 @bp.get("/<int:family_id>")
 @permission_required(Permission.CASE_VIEW)
 def detail(family_id: int):
     family = queries.get_family(current_user, family_id) or abort(404)
-    history = db.session.scalars(
-        db.select(AuditEvent)
-        .where(AuditEvent.subject_type == "family", AuditEvent.subject_id == family.id)
-        .order_by(AuditEvent.created_at.desc(), AuditEvent.id.desc())
-    ).all()
+    parts: dict[str, Any] = {}
+    for part in CASE_PAGE_PARTS:
+        parts.update(part(family))
     return render_template(
         "cases/detail.html",
         family=family,
         sede=sede_for_municipality(family.destination_municipality_id),
-        history=history,
-        needs=need_services.family_needs(family),
-        referrals=referral_services.family_referrals(family),
-        suggestions=referral_services.suggestions_for(family),
+        history=audit.history("family", family.id),
         duplicates=queries.possible_duplicates(current_user, family),
+        **parts,
     )
 
 

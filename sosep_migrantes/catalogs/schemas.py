@@ -5,7 +5,8 @@ from __future__ import annotations
 from flask_babel import lazy_gettext as _l
 from marshmallow import EXCLUDE, fields, validate
 
-from ..core.schema import REQUIRED, CatalogCode, InputSchema, UniqueList, boolean, choice, text
+from ..core.schema import REQUIRED, InputSchema, UniqueList, boolean, choice, text
+from .fields import CatalogCode
 from .models import InstitutionKind, Need
 
 CODE = validate.Regexp(

@@ -8,12 +8,13 @@ fields, never the personal data itself, so the trail can be read without exposin
 from __future__ import annotations
 
 import enum
+from collections.abc import Sequence
 from typing import Any
 
 from flask import has_request_context, request
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
-from sqlalchemy import JSON, ForeignKey, Index, String
+from sqlalchemy import JSON, ForeignKey, Index, String, select
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..db import Base, created_at_col, intpk
@@ -146,3 +147,12 @@ def record(action: AuditAction, subject_type: str, subject_id: int | None, **det
     )
     db.session.add(event)
     return event
+
+
+def history(subject_type: str, subject_id: int) -> Sequence[AuditEvent]:
+    """Every event about one record, newest first (a case page's history)."""
+    return db.session.scalars(
+        select(AuditEvent)
+        .where(AuditEvent.subject_type == subject_type, AuditEvent.subject_id == subject_id)
+        .order_by(AuditEvent.created_at.desc(), AuditEvent.id.desc())
+    ).all()

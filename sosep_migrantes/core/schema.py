@@ -102,48 +102,6 @@ def not_in_future(value: dt.date | None, today: dt.date) -> str | None:
     return None
 
 
-class CatalogCode(fields.Field):
-    """A catalogue entry given by its code ("HEAD", "KICHE"); loads to the ORM object."""
-
-    default_error_messages = {**REQUIRED, "invalid": _l("Elija una opción de la lista.")}
-
-    def __init__(self, model: type, **kwargs: Any) -> None:
-        kwargs.setdefault("allow_none", not kwargs.get("required", False))
-        super().__init__(**kwargs)
-        self.model = model
-
-    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
-        from ..catalogs.services import by_code
-
-        item = by_code(self.model, str(value).strip()) if value not in (None, "") else None
-        if item is None or not item.is_active:
-            raise self.make_error("invalid")
-        return item
-
-    def _serialize(self, value: Any, attr: str | None, obj: Any, **kwargs: Any) -> Any:
-        return None if value is None else value.code
-
-
-class MunicipalityRef(fields.Field):
-    """A municipality by INE code or by the 'Municipio, Departamento' label typed in the form."""
-
-    default_error_messages = {
-        **REQUIRED,
-        "invalid": _l("Escriba el municipio y elíjalo de la lista (por ejemplo: Cuilco, Huehuetenango)."),
-    }
-
-    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
-        from ..catalogs.services import find_municipality
-
-        municipality = find_municipality(value) if value not in (None, "") else None
-        if municipality is None:
-            raise self.make_error("invalid")
-        return municipality
-
-    def _serialize(self, value: Any, attr: str | None, obj: Any, **kwargs: Any) -> Any:
-        return None if value is None else value.id
-
-
 def submission_token() -> fields.String:
     """The hidden one-time token a form carries (see ``new_submission_token``)."""
     return fields.String(

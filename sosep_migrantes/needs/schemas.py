@@ -7,8 +7,9 @@ from typing import Any
 from flask_babel import lazy_gettext as _l
 from marshmallow import EXCLUDE, fields, validate, validates_schema
 
+from ..catalogs.fields import CatalogCode
 from ..catalogs.models import Need
-from ..core.schema import CatalogCode, InputSchema, choice, integer, raise_if, text
+from ..core.schema import InputSchema, choice, integer, raise_if, text
 from .models import CHECKLIST_ACTIONS, NeedStatus
 
 

@@ -10,6 +10,7 @@ from marshmallow import ValidationError
 from sqlalchemy import select
 
 from ..cases.queries import get_family
+from ..cases.views import case_page_part
 from ..catalogs.models import Need
 from ..catalogs.services import active_items
 from ..core.errors import ServiceError
@@ -22,6 +23,11 @@ from .models import CHECKLIST_ACTIONS, NEED_STATUS_LABELS, FamilyNeed
 from .schemas import AttendSchema, NeedsBatchSchema
 
 bp = Blueprint("needs", __name__, url_prefix="/cases")
+
+
+@case_page_part
+def _on_the_case_page(family) -> dict:
+    return {"needs": services.family_needs(family)}
 
 
 def _page(family, values: dict, errors: dict, status: int = 200):

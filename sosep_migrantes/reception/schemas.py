@@ -8,8 +8,9 @@ from typing import Any
 from flask_babel import lazy_gettext as _l
 from marshmallow import EXCLUDE, fields, post_load, validates_schema
 
+from ..catalogs.fields import CatalogCode
 from ..catalogs.models import Country
-from ..core.schema import REQUIRED, CatalogCode, InputSchema, choice, raise_if, text
+from ..core.schema import REQUIRED, InputSchema, choice, raise_if, text
 from ..core.text import clean
 from ..core.timeutil import local_naive_to_utc
 from ..db import utcnow

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 from flask_babel import gettext as _
-from sqlalchemy import Select, false, func, select
+from sqlalchemy import Select, false, select
 
 from ..auth.models import User
-from ..cases.models import FamilyUnit
 from ..catalogs.services import centre_by_code
 from ..core import audit
 from ..core.audit import AuditAction
@@ -31,21 +29,6 @@ def scoped_arrivals(user: User) -> Select[tuple[Arrival]]:
 
 def get_arrival(user: User, arrival_id: int) -> Arrival | None:
     return db.session.scalar(scoped_arrivals(user).where(Arrival.id == arrival_id))
-
-
-def recent_arrivals(user: User, limit: int = 50) -> Sequence[tuple[Arrival, int]]:
-    """Latest arrivals with how many family units each has."""
-    families = (
-        select(FamilyUnit.arrival_id, func.count().label("n")).group_by(FamilyUnit.arrival_id).subquery()
-    )
-    stmt = (
-        scoped_arrivals(user)
-        .add_columns(func.coalesce(families.c.n, 0))
-        .outerjoin(families, families.c.arrival_id == Arrival.id)
-        .order_by(Arrival.arrived_at.desc())
-        .limit(limit)
-    )
-    return db.session.execute(stmt).all()
 
 
 def create_arrival(data: dict[str, Any], user: User) -> Arrival:

@@ -5,10 +5,10 @@ from __future__ import annotations
 from flask_babel import lazy_gettext as _l
 from marshmallow import EXCLUDE, fields, validate
 
+from ..catalogs.fields import CatalogCode
 from ..catalogs.models import Institution, Need
 from ..core.schema import (
     REQUIRED,
-    CatalogCode,
     InputSchema,
     UniqueList,
     boolean,

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from flask_babel import force_locale
 from flask_babel import gettext as _
 from sqlalchemy import Select, select, update
 from sqlalchemy.orm import selectinload
@@ -21,11 +22,13 @@ from ..core import audit
 from ..core.audit import AuditAction
 from ..core.errors import ServiceError
 from ..core.numbering import SequenceKind, next_number
+from ..core.schema import new_submission_token
 from ..core.timeutil import now_local, to_local
 from ..db import utcnow
 from ..extensions import db
 from ..needs.models import FamilyNeed, NeedStatus
 from ..needs.services import mark_referred
+from ..reception.models import Arrival
 from . import eligibility
 from .models import REFERRAL_STATUS_LABELS, Priority, Referral, ReferralEvent, ReferralStatus
 
@@ -266,3 +269,46 @@ def pending_needs(family: FamilyUnit) -> list[FamilyNeed]:
             )
         )
     )
+
+
+def new_referral_values(family: FamilyUnit, institution_code: str) -> dict[str, Any]:
+    """What a new referral's form starts with: the suggestion for the chosen institution, if there is
+    one (members, reason, priority) and the family's pending needs that the institution serves.
+    """
+    values: dict[str, Any] = {
+        "institution": institution_code,
+        "priority": Priority.NORMAL.value,
+        "member_ids": [],
+        "needs": [],
+        "submission_token": new_submission_token(),
+    }
+    # The reason is printed on the slip, which is always in Spanish, whatever language the desk uses.
+    with force_locale("es_GT"):
+        suggestions = suggestions_for(family)
+    for shown in suggestions:
+        if shown.institution.code == institution_code:
+            values.update(
+                reason=shown.suggestion.reason,
+                member_ids=[str(i) for i in shown.suggestion.member_ids],
+                priority=(Priority.URGENT if shown.suggestion.urgent else Priority.NORMAL).value,
+            )
+    institution = by_code(Institution, institution_code)
+    if institution is not None:
+        served = {n.id for n in institution.needs}
+        values["needs"] = [n.need.code for n in pending_needs(family) if n.need_id in served]
+    return values
+
+
+def arrival_slips(user: User, arrival: Arrival) -> Sequence[Referral]:
+    """The referrals of an arrival that have a slip, in the user's scope, in case order (one PDF)."""
+    return db.session.scalars(
+        scoped_referrals(user)
+        .join(FamilyUnit, FamilyUnit.id == Referral.family_id)
+        .where(FamilyUnit.arrival_id == arrival.id, Referral.has_slip)
+        .options(
+            selectinload(Referral.members).joinedload(Member.relationship_to_head),
+            selectinload(Referral.needs),
+            selectinload(Referral.family),
+        )
+        .order_by(FamilyUnit.case_seq, Referral.id)
+    ).all()

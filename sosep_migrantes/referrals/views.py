@@ -3,31 +3,32 @@
 from __future__ import annotations
 
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
-from flask_babel import force_locale
 from flask_babel import gettext as _
 from flask_login import current_user
 from marshmallow import ValidationError
-from sqlalchemy.orm import selectinload
 
-from ..cases.models import FamilyUnit, Member
 from ..cases.queries import get_family
+from ..cases.views import case_page_part
 from ..catalogs.models import Institution, Need
-from ..catalogs.services import active_items, by_code
+from ..catalogs.services import active_items
 from ..core import audit
 from ..core.audit import AuditAction
 from ..core.errors import ServiceError
 from ..core.forms import form_errors, form_to_data
 from ..core.permissions import Permission, permission_required
-from ..core.schema import new_submission_token
 from ..core.transaction import AlreadySaved, unit_of_work
-from ..extensions import db
 from ..reception.services import get_arrival
 from . import services
-from .models import PRIORITY_LABELS, REFERRAL_ACTION_LABELS, Priority, Referral, ReferralStatus
+from .models import PRIORITY_LABELS, REFERRAL_ACTION_LABELS, ReferralStatus
 from .pdf import render_slips
 from .schemas import ReferralSchema, TransitionSchema
 
 bp = Blueprint("referrals", __name__)
+
+
+@case_page_part
+def _on_the_case_page(family) -> dict:
+    return {"referrals": services.family_referrals(family), "suggestions": services.suggestions_for(family)}
 
 
 def _form(family, values: dict, errors: dict, status: int = 200):
@@ -44,39 +45,12 @@ def _form(family, values: dict, errors: dict, status: int = 200):
     ), status
 
 
-def _prefill(family) -> dict:
-    """A new referral starts from the suggestion for the chosen institution, if there is one."""
-    code = request.args.get("institution", "")
-    values: dict = {
-        "institution": code,
-        "priority": Priority.NORMAL.value,
-        "member_ids": [],
-        "needs": [],
-        "submission_token": new_submission_token(),
-    }
-    # The reason is printed on the slip, which is always in Spanish, whatever language the desk uses.
-    with force_locale("es_GT"):
-        suggestions = services.suggestions_for(family)
-    for shown in suggestions:
-        if shown.institution.code == code:
-            values.update(
-                reason=shown.suggestion.reason,
-                member_ids=[str(i) for i in shown.suggestion.member_ids],
-                priority=(Priority.URGENT if shown.suggestion.urgent else Priority.NORMAL).value,
-            )
-    institution = by_code(Institution, code)
-    if institution is not None:
-        served = {n.id for n in institution.needs}
-        values["needs"] = [n.need.code for n in services.pending_needs(family) if n.need_id in served]
-    return values
-
-
 @bp.route("/cases/<int:family_id>/referrals/new", methods=["GET", "POST"])
 @permission_required(Permission.REFERRAL_CREATE)
 def new_referral(family_id: int):
     family = get_family(current_user, family_id) or abort(404)
     if request.method == "GET":
-        return _form(family, _prefill(family), {})
+        return _form(family, services.new_referral_values(family, request.args.get("institution", "")), {})
     values = form_to_data(request.form, multi=("member_ids", "needs"))
     token = values.get("submission_token")
     try:
@@ -168,20 +142,10 @@ def slip(referral_id: int):
 @permission_required(Permission.CASE_VIEW)
 def arrival_slips(arrival_id: int):
     arrival = get_arrival(current_user, arrival_id) or abort(404)
-    referrals = db.session.scalars(
-        services.scoped_referrals(current_user)
-        .join(FamilyUnit, FamilyUnit.id == Referral.family_id)
-        .where(FamilyUnit.arrival_id == arrival.id, Referral.has_slip)
-        .options(
-            selectinload(Referral.members).joinedload(Member.relationship_to_head),
-            selectinload(Referral.needs),
-            selectinload(Referral.family),
-        )
-        .order_by(FamilyUnit.case_seq, Referral.id)
-    ).all()
+    referrals = services.arrival_slips(current_user, arrival)
     if not referrals:
         flash(_("Esta llegada no tiene derivaciones enviadas para imprimir."), "info")
-        return redirect(url_for("reception.arrival", arrival_id=arrival.id))
+        return redirect(url_for("desk.arrival", arrival_id=arrival.id))
     content = render_slips(referrals)
     with unit_of_work():
         audit.record(AuditAction.SLIP_PRINT, "arrival", arrival.id, referrals=[r.id for r in referrals])

@@ -1,4 +1,7 @@
-"""``flask setup``: what ``make run`` does before serving (migrate, catalogues, first admin)."""
+"""``flask setup``: what ``make run`` does before serving (migrate, catalogues, first admin).
+
+At the root, beside the app factory: it uses auth and catalogs, so it cannot live in core.
+"""
 
 from __future__ import annotations
 
@@ -9,10 +12,10 @@ import click
 from flask.cli import with_appcontext
 from flask_migrate import upgrade
 
-from ..auth import services as auth_services
-from ..catalogs.services import load_catalogs
-from .permissions import Role
-from .transaction import unit_of_work
+from .auth import services as auth_services
+from .catalogs.services import load_catalogs
+from .core.permissions import Role
+from .core.transaction import unit_of_work
 
 
 @click.command("setup")

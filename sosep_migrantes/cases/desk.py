@@ -1,0 +1,106 @@
+"""The registration desk: an arrival's families and the form that registers them.
+
+These pages stand on both reception (the arrival) and cases (the family units): they live in cases,
+above reception, under the ``desk`` blueprint so their URLs stay under ``/arrivals``.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import ngettext
+from flask_login import current_user
+from marshmallow import ValidationError
+
+from ..core.forms import form_errors
+from ..core.permissions import Permission, permission_required
+from ..core.transaction import AlreadySaved, unit_of_work
+from ..reception.services import get_arrival
+from .forms import form_choices, new_family_values, submitted_values
+from .models import FamilyUnit
+from .queries import (
+    CaseFilters,
+    arrivals_with_family_counts,
+    count,
+    get_family,
+    list_rows,
+    possible_duplicates,
+    search_families,
+    submitted_family,
+)
+from .schemas import FamilyUnitSchema
+from .services import register_family
+
+bp = Blueprint("desk", __name__, url_prefix="/arrivals")
+
+
+@bp.get("/")
+@permission_required(Permission.ARRIVAL_VIEW)
+def arrivals():
+    return render_template("reception/arrivals.html", arrivals=arrivals_with_family_counts(current_user))
+
+
+@bp.get("/<int:arrival_id>")
+@permission_required(Permission.ARRIVAL_VIEW)
+def arrival(arrival_id: int):
+    arrival = get_arrival(current_user, arrival_id) or abort(404)
+    families = list_rows(search_families(current_user, CaseFilters(arrival_id=arrival.id)))
+    return render_template("reception/arrival.html", arrival=arrival, families=families)
+
+
+def _family_form(arrival, values: dict, errors: dict, status: int = 200, last: FamilyUnit | None = None):
+    return render_template(
+        "reception/family_new.html",
+        arrival=arrival,
+        values=values,
+        errors=errors,
+        last=last,
+        duplicates=possible_duplicates(current_user, last) if last is not None else [],
+        registered=count(search_families(current_user, CaseFilters(arrival_id=arrival.id))),
+        choices=form_choices(),
+    ), status
+
+
+def _already_saved(arrival, token: str | None):
+    """A form sent again (a retry on a slow connection) shows the family it registered, not a copy."""
+    family = submitted_family(current_user, token)
+    if family is None:  # taken by a family this user may not see: the general "already sent" answer
+        raise AlreadySaved
+    flash(_("Esta unidad familiar ya estaba guardada como %(case)s.", case=family.case_number), "info")
+    return redirect(url_for("desk.new_family", arrival_id=arrival.id, saved=family.id))
+
+
+@bp.route("/<int:arrival_id>/families/new", methods=["GET", "POST"])
+@permission_required(Permission.CASE_CREATE)
+def new_family(arrival_id: int):
+    arrival = get_arrival(current_user, arrival_id) or abort(404)
+    if request.method == "GET":
+        last_id = request.args.get("saved", type=int)
+        last = get_family(current_user, last_id) if last_id else None
+        if last is not None and last.arrival_id != arrival.id:
+            last = None
+        return _family_form(arrival, new_family_values(), {}, last=last)
+    values = submitted_values()
+    token = values.get("submission_token")
+    try:
+        with unit_of_work():
+            # Sent again after its first save; sent again at the same moment, the token's unique
+            # constraint stops it at the flush and unit_of_work raises AlreadySaved all the same.
+            if submitted_family(current_user, token) is not None:
+                raise AlreadySaved
+            family = register_family(arrival, FamilyUnitSchema().load(values), current_user)
+    except ValidationError as exc:
+        return _family_form(arrival, values, form_errors(exc), 400)
+    except AlreadySaved:
+        return _already_saved(arrival, token)
+    flash(
+        ngettext(
+            "Unidad familiar %(case)s registrada con %(num)d integrante.",
+            "Unidad familiar %(case)s registrada con %(num)d integrantes.",
+            len(family.members),
+            case=family.case_number,
+        ),
+        "success",
+    )
+    # Straight on to the next family of the same arrival.
+    return redirect(url_for("desk.new_family", arrival_id=arrival.id, saved=family.id))
