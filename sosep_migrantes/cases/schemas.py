@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
-from marshmallow import EXCLUDE, fields, post_load, validate, validates_schema
+from marshmallow import EXCLUDE, ValidationError, fields, post_load, pre_load, validate, validates_schema
 
 from ..catalogs.fields import CatalogCode, MunicipalityRef
 from ..catalogs.models import (
@@ -25,6 +26,7 @@ from ..core.schema import (
     choice,
     date,
     integer,
+    is_ascii_number,
     not_in_future,
     raise_if,
     submission_token,
@@ -32,7 +34,7 @@ from ..core.schema import (
 )
 from ..core.text import clean
 from ..core.timeutil import age_on, today_local
-from .models import ConsentType, Pregnancy, Sex
+from .models import CaseStatus, ConsentType, Pregnancy, Sex
 
 MAX_MEMBERS = 25
 PHONE = validate.Regexp(
@@ -178,3 +180,63 @@ class FamilyUnitSchema(InputSchema):
             data["consent_on"] = None
             data["consent_witness"] = None
         return data
+
+
+class _AsciiInteger(fields.Integer):
+    """A whole number written with at most ``max_digits`` ASCII digits (``int()`` also takes '١٢')."""
+
+    def __init__(self, max_digits: int, **kwargs: Any) -> None:
+        super().__init__(allow_none=True, **kwargs)
+        self.max_digits = max_digits
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> int:
+        if not is_ascii_number(value, self.max_digits):
+            raise self.make_error("invalid")
+        return super()._deserialize(value, attr, data, **kwargs)
+
+
+#: The Departamento de Atención a Unidades Familiares Migrantes starts: no arrival is older.
+EARLIEST_ARRIVAL = dt.date(2014, 1, 1)
+_ARRIVAL_DAYS = validate.Range(min=EARLIEST_ARRIVAL, max=dt.date(2100, 12, 31))
+
+
+class CaseFilterSchema(InputSchema):
+    """The case list's filters and page, from the session and the posted form (or the query string).
+
+    Filters come from untrusted input and a bookmark may be old: :meth:`load_ignoring_errors` drops a
+    malformed value (an unknown status, a date in 9999, a 40-digit id) instead of failing the page.
+    The search text ``q`` is loaded here but kept nowhere (see ``cases/views.py``).
+    """
+
+    class Meta:
+        unknown = EXCLUDE
+
+    centre_id = _AsciiInteger(6)
+    department_id = _AsciiInteger(6)
+    status = fields.String(allow_none=True, validate=validate.OneOf([s.value for s in CaseStatus]))
+    arrived_from = fields.Date(allow_none=True, validate=_ARRIVAL_DAYS)
+    arrived_to = fields.Date(allow_none=True, validate=_ARRIVAL_DAYS)
+    protection_only = fields.Boolean(data_key="protection", load_default=False)
+    q = fields.String(allow_none=True)
+    page = _AsciiInteger(6, load_default=1, validate=validate.Range(min=1))
+
+    @pre_load
+    def drop_empty(self, data: Any, **kwargs: Any) -> Any:
+        """An empty select or date input (or a value not sent) means 'no filter'."""
+        if isinstance(data, dict):
+            return {
+                k: v for k, v in data.items() if v is not None and not (isinstance(v, str) and not v.strip())
+            }
+        return data
+
+    @post_load
+    def clean_search(self, data: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+        data["q"] = (data.get("q") or "").strip()[:100] or None
+        return data
+
+    def load_ignoring_errors(self, data: dict[str, Any]) -> dict[str, Any]:
+        """Load ``data``, leaving out (as if absent) each value that does not load."""
+        try:
+            return self.load(data)
+        except ValidationError as exc:
+            return self.load({k: v for k, v in data.items() if k not in exc.messages})

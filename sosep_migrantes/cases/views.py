@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Callable
 from typing import Any
 
@@ -18,13 +17,11 @@ from ..core.errors import ServiceError
 from ..core.forms import form_errors
 from ..core.pagination import paginate
 from ..core.permissions import Permission, Role, permission_required
-from ..core.schema import is_ascii_number
-from ..core.text import strip_control
 from ..core.transaction import unit_of_work
 from . import queries
 from .forms import family_values, form_choices, submitted_values, unsaved_changes
 from .models import CASE_STATUS_LABELS, FamilyUnit
-from .schemas import FamilyUnitSchema
+from .schemas import CaseFilterSchema, FamilyUnitSchema
 from .services import EditConflict, update_family
 
 bp = Blueprint("cases", __name__, url_prefix="/cases")
@@ -35,32 +32,6 @@ bp = Blueprint("cases", __name__, url_prefix="/cases")
 #: browser history, access logs or the session cookie.
 FILTERS_KEY = "case_filters"
 FILTER_KEYS = ("centre_id", "department_id", "status", "arrived_from", "arrived_to", "protection")
-EARLIEST = dt.date(2014, 1, 1)  # the Departamento de Atención a Unidades Familiares Migrantes starts
-
-
-def _as_int(value: str | None) -> int | None:
-    return int(value) if value and is_ascii_number(value, max_digits=6) else None
-
-
-def _as_date(value: str | None) -> dt.date | None:
-    try:
-        day = dt.date.fromisoformat(value) if value else None
-    except ValueError:
-        return None
-    return day if day is not None and EARLIEST <= day <= dt.date(2100, 12, 31) else None
-
-
-def _filters(raw: dict, q: str | None) -> queries.CaseFilters:
-    """Filters from untrusted input: anything malformed is ignored rather than failing the page."""
-    return queries.CaseFilters(
-        centre_id=_as_int(raw.get("centre_id")),
-        department_id=_as_int(raw.get("department_id")),
-        status=raw.get("status") if raw.get("status") in CASE_STATUS_LABELS else None,
-        protection_only=raw.get("protection") == "true",
-        arrived_from=_as_date(raw.get("arrived_from")),
-        arrived_to=_as_date(raw.get("arrived_to")),
-        q=strip_control(q or "").strip()[:100] or None,
-    )
 
 
 @bp.route("/", methods=["GET", "POST"])
@@ -76,7 +47,10 @@ def list_cases():
         if not q.strip():
             return redirect(url_for("cases.list_cases"))
     raw = session.get(FILTERS_KEY) or {}
-    filters = _filters(raw, q)
+    page_arg = request.form.get("page") if request.method == "POST" else request.args.get("page")
+    loaded = CaseFilterSchema().load_ignoring_errors({**raw, "q": q, "page": page_arg})
+    number = loaded.pop("page")
+    filters = queries.CaseFilters(**loaded)
     errors = {}
     listed = queries.search_families(current_user, filters)
     counted = queries.filter_families(current_user, filters)
@@ -86,11 +60,10 @@ def list_cases():
         listed, counted = listed.where(false()), counted.where(false())
     if filters.q is not None:
         queries.plan_each_search()
-    page_arg = request.form.get("page") if request.method == "POST" else request.args.get("page")
     config = current_app.config
     page = paginate(
         listed,
-        _as_int(page_arg) or 1,
+        number,
         config["CASES_PER_PAGE"],
         config["CASES_COUNT_CAP"],
         load=queries.list_rows,

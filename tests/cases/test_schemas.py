@@ -188,3 +188,40 @@ def test_the_member_validator_does_not_change_what_it_checks(app, ctx):
     seen = dict(checked)
     schema.check_member(seen)
     assert seen == checked
+
+
+def test_case_filters_load_what_is_well_formed_and_ignore_the_rest(app, ctx):
+    from sosep_migrantes.cases.schemas import CaseFilterSchema
+
+    schema = CaseFilterSchema()
+    good = schema.load_ignoring_errors(
+        {
+            "centre_id": "3",
+            "status": "referred",
+            "arrived_from": "2026-01-01",
+            "protection": "true",
+            "q": "  Tzoc\x00 ",
+            "page": "2",
+        }
+    )
+    assert good == {
+        "centre_id": 3,
+        "status": "referred",
+        "arrived_from": dt.date(2026, 1, 1),
+        "protection_only": True,
+        "q": "Tzoc",
+        "page": 2,
+    }
+    bad = schema.load_ignoring_errors(
+        {
+            "centre_id": "²",
+            "department_id": "9" * 40,
+            "status": "lost",
+            "arrived_from": "1900-01-01",
+            "arrived_to": "9999-12-31",
+            "protection": "maybe",
+            "page": "99999999999999999999",
+            "q": "",
+        }
+    )
+    assert bad == {"protection_only": False, "q": None, "page": 1}
