@@ -20,13 +20,13 @@ from ..catalogs.models import (
 from ..catalogs.services import municipalities_per_department
 from ..core.cui import check_cui
 from ..core.schema import (
+    AsciiInteger,
     InputSchema,
     UniqueList,
     boolean,
     choice,
     date,
     integer,
-    is_ascii_number,
     not_in_future,
     raise_if,
     submission_token,
@@ -182,19 +182,6 @@ class FamilyUnitSchema(InputSchema):
         return data
 
 
-class _AsciiInteger(fields.Integer):
-    """A whole number written with at most ``max_digits`` ASCII digits (``int()`` also takes '١٢')."""
-
-    def __init__(self, max_digits: int, **kwargs: Any) -> None:
-        super().__init__(allow_none=True, **kwargs)
-        self.max_digits = max_digits
-
-    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> int:
-        if not is_ascii_number(value, self.max_digits):
-            raise self.make_error("invalid")
-        return super()._deserialize(value, attr, data, **kwargs)
-
-
 #: The Departamento de Atención a Unidades Familiares Migrantes starts: no arrival is older.
 EARLIEST_ARRIVAL = dt.date(2014, 1, 1)
 _ARRIVAL_DAYS = validate.Range(min=EARLIEST_ARRIVAL, max=dt.date(2100, 12, 31))
@@ -211,14 +198,14 @@ class CaseFilterSchema(InputSchema):
     class Meta:
         unknown = EXCLUDE
 
-    centre_id = _AsciiInteger(6)
-    department_id = _AsciiInteger(6)
+    centre_id = AsciiInteger(6)
+    department_id = AsciiInteger(6)
     status = fields.String(allow_none=True, validate=validate.OneOf([s.value for s in CaseStatus]))
     arrived_from = fields.Date(allow_none=True, validate=_ARRIVAL_DAYS)
     arrived_to = fields.Date(allow_none=True, validate=_ARRIVAL_DAYS)
     protection_only = fields.Boolean(data_key="protection", load_default=False)
     q = fields.String(allow_none=True)
-    page = _AsciiInteger(6, load_default=1, validate=validate.Range(min=1))
+    page = AsciiInteger(6, load_default=1, validate=validate.Range(min=1))
 
     @pre_load
     def drop_empty(self, data: Any, **kwargs: Any) -> Any:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask_babel import lazy_gettext as _l
 from marshmallow import EXCLUDE, fields, validate
 
-from ..core.schema import REQUIRED, InputSchema, UniqueList, boolean, choice, text
+from ..core.schema import REQUIRED, AsciiInteger, InputSchema, UniqueList, boolean, choice, text
 from .fields import CatalogCode
 from .models import InstitutionKind, Need
 
@@ -44,3 +44,12 @@ class NeedSchema(InputSchema):
     code = fields.String(required=True, validate=CODE, error_messages=REQUIRED)
     name_es = text(required=True, max_length=200)
     name_en = text(required=True, max_length=200)
+
+
+class SedeCoverageSchema(InputSchema):
+    """The municipalities a sede covers, by id (the coverage page's ticked boxes)."""
+
+    class Meta:
+        unknown = EXCLUDE
+
+    municipalities = UniqueList(AsciiInteger(4), load_default=list)

@@ -253,6 +253,9 @@ def set_sede_coverage(sede: Sede, municipality_ids: Sequence[int]) -> list[int]:
     Returns the ids that moved from another sede, so the admin can be told.
     """
     wanted = set(municipality_ids)
+    known = set(db.session.scalars(select(Municipality.id).where(Municipality.id.in_(wanted))))
+    if wanted - known:
+        raise ServiceError({"municipalities": _("Elija una opción de la lista.")})
     moved = list(
         db.session.scalars(
             select(sede_municipalities.c.municipality_id).where(

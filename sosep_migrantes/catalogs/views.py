@@ -6,17 +6,15 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_babel import gettext as _
 from flask_babel import ngettext
 from marshmallow import ValidationError
-from sqlalchemy import select
 
 from ..core.errors import ServiceError
 from ..core.forms import form_errors, form_to_data
 from ..core.permissions import Permission, permission_required
-from ..core.schema import is_ascii_number
 from ..core.transaction import unit_of_work
 from ..extensions import db
 from . import services
-from .models import INSTITUTION_KIND_LABELS, Institution, InstitutionKind, Municipality, Need, Sede
-from .schemas import InstitutionSchema, NeedSchema
+from .models import INSTITUTION_KIND_LABELS, Institution, InstitutionKind, Need, Sede
+from .schemas import InstitutionSchema, NeedSchema, SedeCoverageSchema
 
 bp = Blueprint("catalogs", __name__, url_prefix="/admin/catalogs")
 
@@ -29,39 +27,41 @@ def sedes():
     )
 
 
-@bp.route("/sedes/<int:sede_id>", methods=["GET", "POST"])
-@permission_required(Permission.CATALOG_MANAGE)
-def sede_coverage(sede_id: int):
-    sede = db.session.get(Sede, sede_id) or abort(404)
-    if request.method == "POST":
-        known = set(db.session.scalars(select(Municipality.id)))
-        wanted = [
-            int(v)
-            for v in request.form.getlist("municipalities")
-            if is_ascii_number(v, 4) and int(v) in known
-        ]
-        with unit_of_work():
-            moved = services.set_sede_coverage(sede, wanted)
-        if moved:
-            flash(
-                ngettext(
-                    "Cobertura guardada; %(num)d municipio pasó de otra sede a esta.",
-                    "Cobertura guardada; %(num)d municipios pasaron de otra sede a esta.",
-                    len(moved),
-                ),
-                "success",
-            )
-        else:
-            flash(_("Cobertura guardada."), "success")
-        return redirect(url_for("catalogs.sedes"))
-    owners = services.sede_names_by_municipality()
+def _coverage_page(sede: Sede, errors: dict, status: int = 200):
     return render_template(
         "catalogs/sede_coverage.html",
         sede=sede,
         departments=services.all_departments(),
         covered={m.id for m in sede.municipalities},
-        owners=owners,
-    )
+        owners=services.sede_names_by_municipality(),
+        errors=errors,
+    ), status
+
+
+@bp.route("/sedes/<int:sede_id>", methods=["GET", "POST"])
+@permission_required(Permission.CATALOG_MANAGE)
+def sede_coverage(sede_id: int):
+    sede = db.session.get(Sede, sede_id) or abort(404)
+    if request.method == "GET":
+        return _coverage_page(sede, {})
+    values = form_to_data(request.form, multi=("municipalities",))
+    try:
+        with unit_of_work():
+            moved = services.set_sede_coverage(sede, SedeCoverageSchema().load(values)["municipalities"])
+    except (ValidationError, ServiceError) as exc:
+        return _coverage_page(sede, form_errors(exc), 400)
+    if moved:
+        flash(
+            ngettext(
+                "Cobertura guardada; %(num)d municipio pasó de otra sede a esta.",
+                "Cobertura guardada; %(num)d municipios pasaron de otra sede a esta.",
+                len(moved),
+            ),
+            "success",
+        )
+    else:
+        flash(_("Cobertura guardada."), "success")
+    return redirect(url_for("catalogs.sedes"))
 
 
 def _institution_form(institution, values: dict, errors: dict, status: int = 200):

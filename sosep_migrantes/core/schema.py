@@ -39,6 +39,19 @@ def is_ascii_number(value: Any, max_digits: int = 9) -> bool:
     return text.isascii() and text.isdecimal() and 0 < len(text) <= max_digits
 
 
+class AsciiInteger(fields.Integer):
+    """A whole number written with at most ``max_digits`` ASCII digits (``int()`` also takes '١٢')."""
+
+    def __init__(self, max_digits: int, **kwargs: Any) -> None:
+        super().__init__(allow_none=True, **kwargs)
+        self.max_digits = max_digits
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> int:
+        if not is_ascii_number(value, self.max_digits):
+            raise self.make_error("invalid")
+        return super()._deserialize(value, attr, data, **kwargs)
+
+
 class UniqueList(fields.List):
     """A list whose repeated entries count once (the same language chosen twice, say)."""
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
-from marshmallow import EXCLUDE, fields, validate, validates_schema
+from marshmallow import EXCLUDE, fields, pre_load, validate, validates_schema
 
 from ..catalogs.fields import CatalogCode
 from ..catalogs.models import Need
@@ -37,8 +37,14 @@ class NeedEntrySchema(InputSchema):
 
 
 class NeedsBatchSchema(InputSchema):
+    """The needs checklist: only the lines given an action are recorded; the one "delivered by" of the
+    form serves every attended line that does not name its own.
+    """
+
     class Meta:
         unknown = EXCLUDE
+
+    delivered_by = text(max_length=160)
 
     items = fields.List(
         fields.Nested(NeedEntrySchema),
@@ -46,6 +52,12 @@ class NeedsBatchSchema(InputSchema):
         validate=validate.Length(min=1, error=_l("Marque al menos una necesidad.")),
         error_messages={"required": _l("Marque al menos una necesidad.")},
     )
+
+    @pre_load
+    def marked_lines(self, data: Any, **kwargs: Any) -> Any:
+        if not isinstance(data, dict) or not isinstance(data.get("items"), list):
+            return data
+        return {**data, "items": marked_items(data)}
 
 
 class AttendSchema(InputSchema):
@@ -59,3 +71,15 @@ class AttendSchema(InputSchema):
         validate=validate.Range(min=1, max=999, error=_l("La cantidad debe estar entre 1 y 999."))
     )
     delivered_by = text(required=True, max_length=160)
+
+
+def marked_items(data: dict[str, Any]) -> list[Any]:
+    """The checklist's lines with an action, each with its "delivered by" (its own or the form's);
+    errors on ``items-<n>-...`` count lines in this list.
+    """
+    default = data.get("delivered_by")
+    return [
+        {**row, "delivered_by": row.get("delivered_by") or default}
+        for row in data.get("items") or []
+        if isinstance(row, dict) and row.get("action")
+    ]

@@ -20,7 +20,7 @@ from ..core.transaction import unit_of_work
 from ..extensions import db
 from . import services
 from .models import CHECKLIST_ACTIONS, NEED_STATUS_LABELS, FamilyNeed
-from .schemas import AttendSchema, NeedsBatchSchema
+from .schemas import AttendSchema, NeedsBatchSchema, marked_items
 
 bp = Blueprint("needs", __name__, url_prefix="/cases")
 
@@ -43,15 +43,6 @@ def _page(family, values: dict, errors: dict, status: int = 200):
     ), status
 
 
-def _checked_rows(values: dict) -> dict:
-    """Only the checklist lines the user marked go to the schema; one 'delivered by' serves them all."""
-    rows = []
-    for row in values.get("items", []):
-        if row.get("action"):
-            rows.append({**row, "delivered_by": row.get("delivered_by") or values.get("delivered_by")})
-    return {"items": rows}
-
-
 @bp.route("/<int:family_id>/needs", methods=["GET", "POST"])
 @permission_required(Permission.CASE_VIEW)
 def needs(family_id: int):
@@ -61,13 +52,12 @@ def needs(family_id: int):
     if not current_user.can(Permission.CASE_EDIT):
         abort(403)
     values = form_to_data(request.form, lists=("items",))
-    submitted = _checked_rows(values)
     try:
         with unit_of_work():
-            data = NeedsBatchSchema().load(submitted)
+            data = NeedsBatchSchema().load(values)
             recorded = services.record_needs(family, data["items"], current_user)
     except (ValidationError, ServiceError) as exc:
-        return _page(family, values, _errors_by_need(submitted, form_errors(exc)), 400)
+        return _page(family, values, _errors_by_need(marked_items(values), form_errors(exc)), 400)
     flash(
         ngettext("%(num)d necesidad registrada.", "%(num)d necesidades registradas.", len(recorded)),
         "success",
@@ -75,13 +65,13 @@ def needs(family_id: int):
     return redirect(url_for("cases.detail", family_id=family.id) + "#needs")
 
 
-def _errors_by_need(submitted: dict, errors: dict) -> dict:
+def _errors_by_need(marked: list, errors: dict) -> dict:
     """Errors keyed by the need's code (the checklist's row name), not by the position among checked rows."""
     keyed = {}
     for key, message in errors.items():
         parts = key.split("-", 2)
         if len(parts) == 3 and parts[0] == "items" and parts[1].isdigit():
-            code = submitted["items"][int(parts[1])].get("need", "")
+            code = marked[int(parts[1])].get("need", "")
             keyed[f"{code}-{parts[2]}"] = message
         else:
             keyed[key] = message

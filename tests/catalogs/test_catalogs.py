@@ -129,3 +129,21 @@ def test_only_admins_edit_sede_coverage(app):
     )
     with app.app_context():
         assert sede_for_municipality(CUILCO).code == "HUEHUETENANGO"
+
+
+@pytest.mark.parametrize("bad", ["99999", "13O4", "١٣٠٤"])
+def test_a_coverage_naming_no_municipality_is_refused_and_changes_nothing(app, coverage_restored, bad):
+    with app.app_context():
+        username = make_user("admin").username
+        quiche = sede_by_code("QUICHE")
+        quiche_id, before = quiche.id, {m.id for m in quiche.municipalities}
+        db.session.remove()
+    client = app.test_client()
+    client.post("/login", data={"username": username, "password": PASSWORD})
+    response = client.post(f"/admin/catalogs/sedes/{quiche_id}", data={"municipalities": [str(CUILCO), bad]})
+    assert response.status_code == 400
+    page = response.get_data(as_text=True)
+    assert 'href="#f-municipalities"' in page and 'id="f-municipalities"' in page
+    with app.app_context():
+        assert {m.id for m in sede_by_code("QUICHE").municipalities} == before
+        assert sede_for_municipality(CUILCO).code == "HUEHUETENANGO"

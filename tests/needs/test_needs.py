@@ -329,3 +329,22 @@ def test_a_need_attended_by_someone_else_meanwhile_is_not_counted_twice(app):
         db.session.rollback()
         assert db.session.scalar(select(func.count()).select_from(ServiceDelivery)) == 1
         assert db.session.get(FamilyUnit, family_id) is not None
+
+
+def test_the_checklist_schema_keeps_marked_lines_and_shares_the_delivered_by(app, ctx):
+    from sosep_migrantes.needs.schemas import NeedsBatchSchema
+
+    data = NeedsBatchSchema().load(
+        {
+            "delivered_by": "Ana Pérez",
+            "items": [
+                {"need": "FOOD", "action": "attended"},
+                {"need": "MEDICAL"},
+                {"need": "HYGIENE_KIT", "action": "attended", "delivered_by": "Cruz Roja"},
+            ],
+        }
+    )
+    assert [(i["need"].code, i["delivered_by"]) for i in data["items"]] == [
+        ("FOOD", "Ana Pérez"),
+        ("HYGIENE_KIT", "Cruz Roja"),
+    ]
