@@ -4,12 +4,15 @@ translations. Built here and run from its unpacked files, away from the checkout
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import zipfile
 from pathlib import Path
 
 from tests.conftest import ROOT
+
+NOT_SOURCES = (".git", ".venv", "build", "*.egg-info", "instance", "__pycache__", ".*_cache", "tests")
 
 RUN_FROM_WHEEL = """
 import sys
@@ -43,9 +46,12 @@ print("served from the wheel")
 
 
 def test_a_wheel_installs_and_serves_without_the_checkout(tmp_path: Path) -> None:
+    # Built from a copy: setuptools writes build/ and *.egg-info beside the sources.
+    source = tmp_path / "source"
+    shutil.copytree(ROOT, source, ignore=shutil.ignore_patterns(*NOT_SOURCES))
     offline = ["--quiet", "--no-deps", "--no-build-isolation"]
     built = subprocess.run(  # noqa: S603 - our own interpreter and checkout
-        [sys.executable, "-m", "pip", "wheel", *offline, "-w", tmp_path, ROOT],
+        [sys.executable, "-m", "pip", "wheel", *offline, "-w", tmp_path, source],
         capture_output=True,
         text=True,
         check=False,

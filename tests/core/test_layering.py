@@ -28,7 +28,8 @@ LAYERS: list[set[str]] = [
     {"needs"},
     {"referrals"},
     # Later modules go here, in order: followup, reports, api.
-    {"", "cli", "demo", "ops"},  # the app factory, the root commands and the tools that use everything
+    # The app factory, the root commands, the tools that use everything, and the Alembic migrations.
+    {"", "cli", "demo", "ops", "migrations"},
 ]
 LAYER_OF = {name: rank for rank, names in enumerate(LAYERS) for name in names}
 
