@@ -30,7 +30,7 @@ from bench.scale import make_bench_app
 USERS = int(os.environ.get("LOADTEST_USERS", "30"))
 SECONDS = int(os.environ.get("LOADTEST_SECONDS", "60"))
 WORKERS = os.environ.get("GUNICORN_WORKERS", "2")
-THREADS = os.environ.get("GUNICORN_THREADS", "4")
+THREADS = os.environ.get("GUNICORN_THREADS", "2")
 TARGET_RPS, TARGET_P95_MS, TARGET_MB = 300, 200, 200
 
 
