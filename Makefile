@@ -57,9 +57,10 @@ test-sqlite: check-test install
 test-postgres: check-test install
 	.ci/with-postgres $(BIN)/python -m pytest -q
 
-lint: install
+lint: install  ## ruff (lint and format) and mypy (strict on core/, db.py and the services; [tool.mypy])
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 format: install
 	$(BIN)/ruff format .

@@ -4,25 +4,28 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+from collections.abc import Callable
 from typing import Annotated, Any
 
-from sqlalchemy import CheckConstraint, DateTime, Enum, MetaData, String, Table, func
+from sqlalchemy import CheckConstraint, Constraint, DateTime, Enum, MetaData, String, Table, func
 from sqlalchemy.orm import DeclarativeBase, mapped_column, registry
 
 
-def _check_name(constraint: CheckConstraint, table: Table) -> str:
+def _check_name(constraint: Constraint, table: Table) -> str:
     """The ``<name>`` of ``ck_<table>_<name>``: the name a CHECK was given, or its column's for an enum's.
 
     An enum column's CHECK would otherwise be named after the enum class, and a table with two columns
     of one enum (``referral_events.from_status`` and ``to_status``) would get two constraints of one name.
     """
+    if not isinstance(constraint, CheckConstraint):  # the token is only used in the "ck" name
+        return str(constraint.name)
     columns = list(constraint.columns)
     if len(columns) == 1 and isinstance(columns[0].type, Enum) and constraint.name == columns[0].type.name:
         return columns[0].name
     return str(constraint.name)
 
 
-NAMING_CONVENTION = {
+NAMING_CONVENTION: dict[str, str | Callable[[Constraint, Table], str]] = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_name)s",
     "ck": "ck_%(table_name)s_%(constraint_name)s",
@@ -75,4 +78,5 @@ def in_dialect(obj: Any, dialect_name: str) -> bool:
     Alembic's comparison of migrations and models asks this, so an index built only on PostgreSQL
     (the trigram search index) is not reported missing on SQLite.
     """
-    return obj.info.get("dialect", dialect_name) == dialect_name
+    dialect: str = obj.info.get("dialect", dialect_name)
+    return dialect == dialect_name

@@ -27,7 +27,7 @@ def _dummy_hash() -> str:
 
 
 def authenticate(username: str, password: str) -> User | None:
-    user = db.session.scalar(select(User).where(User.username == username.strip().lower()))
+    user: User | None = db.session.scalar(select(User).where(User.username == username.strip().lower()))
     if user is None:
         verify_password(_dummy_hash(), password)
         return None

@@ -13,7 +13,7 @@ from marshmallow import ValidationError
 from ..catalogs.services import all_centres, all_sedes
 from ..core.audit import AuditEvent
 from ..core.errors import ServiceError
-from ..core.forms import flatten_errors, form_errors, form_to_data
+from ..core.forms import form_errors, form_to_data
 from ..core.pagination import paginate
 from ..core.permissions import ROLE_LABELS, Permission, permission_required
 from ..core.transaction import unit_of_work
@@ -65,7 +65,7 @@ def login():
         try:
             data = LoginSchema().load(values)
         except ValidationError as exc:
-            errors = flatten_errors(exc.messages)
+            errors = form_errors(exc)
         else:
             with unit_of_work():
                 user = services.authenticate(data["username"], data["password"])

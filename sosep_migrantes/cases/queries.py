@@ -43,7 +43,7 @@ def scope_clause(user: User):
     return false()
 
 
-def scoped_families(user: User) -> Select[tuple[FamilyUnit]]:
+def scoped_families(user: User) -> Select[FamilyUnit]:
     stmt = select(FamilyUnit)
     clause = scope_clause(user)
     return stmt if clause is None else stmt.where(clause)
@@ -86,7 +86,7 @@ def _local_day_start(day: dt.date) -> dt.datetime:
     return dt.datetime.combine(day, dt.time.min, tzinfo=LOCAL_TZ).astimezone(dt.UTC)
 
 
-def filter_families(user: User, filters: CaseFilters) -> Select[tuple[FamilyUnit]]:
+def filter_families(user: User, filters: CaseFilters) -> Select[FamilyUnit]:
     """The families in the user's scope that match ``filters``, unordered: what a list counts.
 
     Arrivals are joined only for a date filter, so counting a search reads ``family_units`` alone.
@@ -116,7 +116,7 @@ def filter_families(user: User, filters: CaseFilters) -> Select[tuple[FamilyUnit
     return stmt
 
 
-def search_families(user: User, filters: CaseFilters) -> Select[tuple[FamilyUnit]]:
+def search_families(user: User, filters: CaseFilters) -> Select[FamilyUnit]:
     """:func:`filter_families` newest arrival first (the order of every case list)."""
     return (
         filter_families(user, filters)
@@ -183,7 +183,7 @@ _CASE_ROW_COLUMNS = (
 )
 
 
-def case_rows(stmt: Select[tuple[FamilyUnit]]) -> Select[Any]:
+def case_rows(stmt: Select[FamilyUnit]) -> Select[Any]:
     """The columns of :class:`CaseRow` for the families ``stmt`` selects, in its order and filters."""
     return (
         stmt.with_only_columns(*_CASE_ROW_COLUMNS, maintain_column_froms=True)
@@ -193,7 +193,7 @@ def case_rows(stmt: Select[tuple[FamilyUnit]]) -> Select[Any]:
     )
 
 
-def list_rows(stmt: Select[tuple[FamilyUnit]]) -> list[CaseRow]:
+def list_rows(stmt: Select[FamilyUnit]) -> list[CaseRow]:
     """The :class:`CaseRow` of each family ``stmt`` selects (ordered, limited as it says)."""
     return [CaseRow(**row._mapping) for row in db.session.execute(case_rows(stmt))]
 

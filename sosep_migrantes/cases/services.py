@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Iterable
+from typing import Any, Protocol, cast
 
 from flask_babel import gettext as _
-from sqlalchemy import select
+from sqlalchemy import Table, select
 from sqlalchemy.orm.exc import StaleDataError
 
 from ..auth.models import User
@@ -74,11 +75,29 @@ def _apply_family(family: FamilyUnit, data: dict[str, Any]) -> None:
     family.protection_causes = list(data.get("protection_causes") or [])
 
 
-def refresh_search_text(family: FamilyUnit) -> None:
-    parts = [family.case_number]
-    for member in family.members:
+class MemberNames(Protocol):
+    """What the search text reads of a member: a :class:`Member`, or a row with the same columns."""
+
+    @property
+    def given_names(self) -> str: ...
+    @property
+    def surnames(self) -> str: ...
+    @property
+    def cui(self) -> str | None: ...
+    @property
+    def document_number(self) -> str | None: ...
+
+
+def search_text_of(case_number: str, members: Iterable[MemberNames]) -> str:
+    """The folded text the case search matches: the case number and each member's names and documents."""
+    parts = [case_number]
+    for member in members:
         parts += [member.given_names, member.surnames, member.cui or "", member.document_number or ""]
-    family.search_text = fold(" ".join(p for p in parts if p))
+    return fold(" ".join(p for p in parts if p))
+
+
+def refresh_search_text(family: FamilyUnit) -> None:
+    family.search_text = search_text_of(family.case_number, family.members)
 
 
 def register_family(arrival: Arrival, data: dict[str, Any], user: User) -> FamilyUnit:
@@ -167,7 +186,8 @@ def members_with_history(member_ids: set[int]) -> set[int]:
     """
     if not member_ids:
         return set()
-    members = Member.__table__
+    # Typed as a FromClause; a class declared with __tablename__ is mapped to a Table.
+    members = cast("Table", Member.__table__)
     pointing = [
         fk.parent
         for table in members.metadata.tables.values()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+from typing import TYPE_CHECKING, Any
 
 from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
@@ -101,6 +102,12 @@ class CatalogMixin:
     name_en: Mapped[str] = mapped_column(String(200))
     sort_order: Mapped[int] = mapped_column(default=100)
     is_active: Mapped[bool] = mapped_column(default=True)
+
+    if TYPE_CHECKING:
+        # What every mapped subclass has, for code that holds one as ``type[CatalogMixin]``.
+        __tablename__: str
+
+        def __init__(self, **kwargs: Any) -> None: ...
 
     @property
     def name(self) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from flask import g, has_app_context
 from flask_babel import gettext as _
@@ -47,33 +47,33 @@ def load_catalogs() -> dict[str, int]:
     added: dict[str, int] = {}
 
     departments = {d.id for d in db.session.scalars(select(Department))}
-    new = [
+    new_departments = [
         Department(id=int(r["code"]), name=r["name"])
         for r in _rows("departments.csv")
         if int(r["code"]) not in departments
     ]
-    db.session.add_all(new)
-    added["departments"] = len(new)
+    db.session.add_all(new_departments)
+    added["departments"] = len(new_departments)
     db.session.flush()
 
     municipalities = set(db.session.scalars(select(Municipality.id)))
-    new = [
+    new_municipalities = [
         Municipality(id=int(r["code"]), department_id=int(r["department_code"]), name=r["name"])
         for r in _rows("municipalities.csv")
         if int(r["code"]) not in municipalities
     ]
-    db.session.add_all(new)
-    added["municipalities"] = len(new)
+    db.session.add_all(new_municipalities)
+    added["municipalities"] = len(new_municipalities)
     db.session.flush()
 
     centres = set(db.session.scalars(select(Centre.code)))
-    new = [
+    new_centres = [
         Centre(code=r["code"], name=r["name"], mode=r["mode"], municipality_id=int(r["municipality_code"]))
         for r in _rows("centres.csv")
         if r["code"] not in centres
     ]
-    db.session.add_all(new)
-    added["centres"] = len(new)
+    db.session.add_all(new_centres)
+    added["centres"] = len(new_centres)
 
     sedes = {s.code: s for s in db.session.scalars(select(Sede))}
     new_sedes = [
@@ -99,13 +99,13 @@ def load_catalogs() -> dict[str, int]:
 
     for filename, model in SIMPLE_CATALOGS.items():
         existing = set(db.session.scalars(select(model.code)))
-        new = [
+        new_entries = [
             model(code=r["code"], name_es=r["name_es"], name_en=r["name_en"], sort_order=int(r["sort_order"]))
             for r in _rows(filename)
             if r["code"] not in existing
         ]
-        db.session.add_all(new)
-        added[model.__tablename__] = len(new)
+        db.session.add_all(new_entries)
+        added[model.__tablename__] = len(new_entries)
     db.session.flush()
     added["institutions"] = _load_institutions()
     if any(added.values()):
@@ -137,12 +137,13 @@ def _load_institutions() -> int:
     return len(new)
 
 
-def _cache() -> dict:
+def _cache() -> dict[Any, Any]:
     if not has_app_context():
         return {}
     if "catalog_cache" not in g:
         g.catalog_cache = {}
-    return g.catalog_cache
+    cache: dict[Any, Any] = g.catalog_cache
+    return cache
 
 
 def active_items(model: type[C]) -> Sequence[C]:
@@ -153,7 +154,8 @@ def active_items(model: type[C]) -> Sequence[C]:
         cache[key] = db.session.scalars(
             select(model).where(model.is_active.is_(True)).order_by(model.sort_order, model.name_es)
         ).all()
-    return cache[key]
+    items: Sequence[C] = cache[key]
+    return items
 
 
 def by_code(model: type[C], code: str) -> C | None:
@@ -161,7 +163,8 @@ def by_code(model: type[C], code: str) -> C | None:
     key = ("by_code", model)
     if key not in cache:
         cache[key] = {item.code: item for item in db.session.scalars(select(model))}
-    return cache[key].get(code)
+    items: dict[str, C] = cache[key]
+    return items.get(code)
 
 
 def all_centres() -> Sequence[Centre]:
@@ -182,7 +185,8 @@ def all_municipalities() -> Sequence[Municipality]:
         cache["municipalities"] = db.session.scalars(
             select(Municipality).order_by(Municipality.department_id, Municipality.name)
         ).all()
-    return cache["municipalities"]
+    municipalities: Sequence[Municipality] = cache["municipalities"]
+    return municipalities
 
 
 def find_municipality(value: str | int) -> Municipality | None:
@@ -210,7 +214,8 @@ def municipalities_per_department() -> dict[int, int]:
             select(Municipality.department_id, func.count()).group_by(Municipality.department_id)
         )
         cache["muni_counts"] = {dept: count for dept, count in rows}
-    return cache["muni_counts"]
+    counts: dict[int, int] = cache["muni_counts"]
+    return counts
 
 
 def sede_for_municipality(municipality_id: int) -> Sede | None:
@@ -287,7 +292,7 @@ def all_needs() -> Sequence[Need]:
     return db.session.scalars(select(Need).order_by(Need.sort_order, Need.name_es)).all()
 
 
-def _code_taken(model: type, code: str, own_id: int | None) -> bool:
+def _code_taken(model: type[CatalogMixin], code: str, own_id: int | None) -> bool:
     other = db.session.scalar(select(model.id).where(model.code == code))
     return other is not None and other != own_id
 
@@ -307,7 +312,7 @@ INSTITUTION_FIELDS = (
 )
 
 
-def save_institution(institution: Institution | None, data: dict) -> Institution:
+def save_institution(institution: Institution | None, data: dict[str, Any]) -> Institution:
     """Create or update an institution (its contact data is printed on referral slips)."""
     if _code_taken(Institution, data["code"], institution.id if institution else None):
         raise ServiceError({"code": _("Ya existe una institución con ese código.")})
@@ -322,7 +327,7 @@ def save_institution(institution: Institution | None, data: dict) -> Institution
     return institution
 
 
-def save_need(data: dict) -> Need:
+def save_need(data: dict[str, Any]) -> Need:
     if _code_taken(Need, data["code"], None):
         raise ServiceError({"code": _("Ya existe una necesidad con ese código.")})
     need = Need(code=data["code"], name_es=data["name_es"], name_en=data["name_en"], sort_order=1000)

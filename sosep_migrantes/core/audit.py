@@ -69,7 +69,8 @@ class AuditAction(enum.StrEnum):
 
 
 #: How an action reads in the history shown to staff; a stored action missing here is shown as its code.
-ACTION_LABELS = {
+#: Keyed by the members, which are strings: the look-up is by the action stored in a row.
+ACTION_LABELS: dict[str, Any] = {
     AuditAction.ARRIVAL_CREATE: _l("Llegada registrada"),
     AuditAction.FAMILY_CREATE: _l("Unidad familiar registrada"),
     AuditAction.FAMILY_UPDATE: _l("Unidad familiar modificada"),

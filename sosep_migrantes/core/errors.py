@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 
 from flask import Flask, jsonify, render_template, request
+from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
@@ -54,7 +55,7 @@ def wants_json() -> bool:
     )
 
 
-def _respond(code: int, message: str, errors: dict[str, str] | None = None):
+def _respond(code: int, message: str, errors: dict[str, str] | None = None) -> ResponseReturnValue:
     if wants_json():
         body = {"code": code, "status": _status_name(code), "message": message}
         if errors:
@@ -65,13 +66,13 @@ def _respond(code: int, message: str, errors: dict[str, str] | None = None):
 
 def init_app(app: Flask) -> None:
     @app.errorhandler(CSRFError)
-    def csrf_error(error: CSRFError):
+    def csrf_error(error: CSRFError) -> ResponseReturnValue:
         return _respond(
             400, _("El formulario caducó o no es válido. Vuelva a cargar la página e inténtelo de nuevo.")
         )
 
     @app.errorhandler(HTTPException)
-    def http_error(error: HTTPException):
+    def http_error(error: HTTPException) -> ResponseReturnValue:
         if error.code is None or error.code < 400:
             return error
         message = MESSAGES.get(error.code, lambda: error.description)()
@@ -79,15 +80,15 @@ def init_app(app: Flask) -> None:
 
     # A view that shows a form catches these itself; these answers are for the rest (and the API).
     @app.errorhandler(ServiceError)
-    def service_error(error: ServiceError):
+    def service_error(error: ServiceError) -> ResponseReturnValue:
         return _respond(400, " ".join(error.errors.values()) or MESSAGES[400](), error.errors)
 
     @app.errorhandler(AlreadySaved)
-    def already_saved(error: AlreadySaved):
+    def already_saved(error: AlreadySaved) -> ResponseReturnValue:
         return _respond(409, _("Este formulario ya se había enviado y está guardado."))
 
     @app.errorhandler(Exception)
-    def unexpected(error: Exception):
+    def unexpected(error: Exception) -> ResponseReturnValue:
         db.session.rollback()
         # Only the exception type and the path: request data may hold personal data.
         log.exception("Unhandled %s on %s %s", type(error).__name__, request.method, request.path)

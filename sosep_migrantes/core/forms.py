@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, cast
 
 from marshmallow import ValidationError
 from werkzeug.datastructures import MultiDict
@@ -21,7 +21,7 @@ _ROW_KEY = re.compile(r"^(?P<list>[a-z_]+)-(?P<index>\d+)-(?P<field>[a-z_]+)$")
 
 
 def form_to_data(
-    form: MultiDict,
+    form: MultiDict[str, str],
     *,
     multi: Iterable[str] = (),
     lists: Iterable[str] = (),
@@ -49,7 +49,7 @@ def form_to_data(
     return data
 
 
-def _put(target: dict[str, Any], field: str, form: MultiDict, key: str, multi: set[str]) -> None:
+def _put(target: dict[str, Any], field: str, form: MultiDict[str, str], key: str, multi: set[str]) -> None:
     if field in multi:
         target[field] = [v for v in form.getlist(key) if v.strip()]
         return
@@ -88,5 +88,6 @@ def flatten_errors(errors: Mapping[str, Any], prefix: str = "") -> dict[str, str
 def form_errors(error: ValidationError | ServiceError) -> dict[str, str]:
     """The messages to show beside the form's fields, from the schema or from the service."""
     if isinstance(error, ValidationError):
-        return flatten_errors(error.messages)
+        # A schema's load raises with its messages keyed by field (a dict, never a bare list).
+        return flatten_errors(cast("dict[str, Any]", error.messages))
     return dict(error.errors)

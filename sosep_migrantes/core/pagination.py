@@ -48,7 +48,7 @@ def capped_count(stmt: Select[Any], cap: int = COUNT_CAP) -> int:
 
     Only the rows are counted: the columns (and any subquery among them) are left out.
     """
-    rows = stmt.order_by(None).with_only_columns(literal_column("1"), maintain_column_froms=True)
+    rows: Select[Any] = stmt.order_by(None).with_only_columns(literal_column("1"), maintain_column_froms=True)
     return db.session.scalar(select(func.count()).select_from(rows.limit(cap + 1).subquery())) or 0
 
 

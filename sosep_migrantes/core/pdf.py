@@ -23,7 +23,7 @@ STATIC_SCHEME = "static:"
 QR_SCHEME = "qr:"
 
 
-class StaticOnlyFetcher(URLFetcher):
+class StaticOnlyFetcher(URLFetcher):  # type: ignore[misc]  # WeasyPrint ships no types
     """Serves ``static:`` URLs from the static folder and inline ``data:`` URIs; refuses all else.
 
     No ``file://`` (a template must not read the server's files) and no network fetch (a slip must not
@@ -34,7 +34,7 @@ class StaticOnlyFetcher(URLFetcher):
         super().__init__(allowed_protocols={"data"}, allow_redirects=False)
         self.root = Path(static_folder).resolve()
 
-    def fetch(self, url: str, headers: dict | None = None) -> URLFetcherResponse:
+    def fetch(self, url: str, headers: dict[str, str] | None = None) -> URLFetcherResponse:
         if url.startswith("data:"):
             return super().fetch(url, headers)
         if url.startswith(QR_SCHEME):
@@ -94,6 +94,9 @@ def fewer_collections() -> Iterator[None]:
 def render_pdf(template: str, **context: Any) -> bytes:
     """Render a Jinja template (given plain data) to PDF bytes."""
     html = render_template(template, **context)
+    if current_app.static_folder is None:  # create_app keeps Flask's default; without it nothing would load
+        raise RuntimeError("PDF rendering needs the app's static folder")
     fetcher = StaticOnlyFetcher(current_app.static_folder)
     with fewer_collections():
-        return HTML(string=html, base_url=STATIC_SCHEME, url_fetcher=fetcher).write_pdf()
+        pdf: bytes = HTML(string=html, base_url=STATIC_SCHEME, url_fetcher=fetcher).write_pdf()
+    return pdf

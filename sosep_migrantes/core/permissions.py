@@ -9,11 +9,15 @@ from __future__ import annotations
 import enum
 from collections.abc import Callable
 from functools import wraps
-from typing import Any
+from typing import ParamSpec, TypeVar, cast
 
+import flask_login
 from flask import abort
 from flask_babel import lazy_gettext as _l
-from flask_login import current_user, login_required
+from flask_login import current_user
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
 class Role(enum.StrEnum):
@@ -69,13 +73,18 @@ def role_has(role: Role | str, permission: Permission) -> bool:
     return permission in ROLE_PERMISSIONS.get(Role(role), frozenset())
 
 
-def permission_required(permission: Permission) -> Callable:
+def login_required(view: Callable[P, R]) -> Callable[P, R]:
+    """Flask-Login's ``login_required``, with the view's signature kept (Flask-Login ships no types)."""
+    return cast("Callable[P, R]", flask_login.login_required(view))
+
+
+def permission_required(permission: Permission) -> Callable[[Callable[P, R]], Callable[P, R]]:
     """Require a logged-in user whose role grants ``permission`` (403 otherwise)."""
 
-    def decorator(view: Callable) -> Callable:
+    def decorator(view: Callable[P, R]) -> Callable[P, R]:
         @wraps(view)
         @login_required
-        def wrapped(*args: Any, **kwargs: Any) -> Any:
+        def wrapped(*args: P.args, **kwargs: P.kwargs) -> R:
             if not current_user.can(permission):
                 abort(403)
             return view(*args, **kwargs)

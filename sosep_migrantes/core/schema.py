@@ -52,12 +52,12 @@ class AsciiInteger(fields.Integer):
         return super()._deserialize(value, attr, data, **kwargs)
 
 
-class UniqueList(fields.List):
+class UniqueList(fields.List[Any]):
     """A list whose repeated entries count once (the same language chosen twice, say)."""
 
-    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> list:
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> list[Any]:
         items = super()._deserialize(value, attr, data, **kwargs)
-        unique: list = []
+        unique: list[Any] = []
         for item in items:
             if item not in unique:
                 unique.append(item)

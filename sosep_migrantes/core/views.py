@@ -3,19 +3,20 @@
 from __future__ import annotations
 
 from flask import Blueprint, redirect, url_for
-from flask_login import current_user, login_required
+from flask.typing import ResponseReturnValue
+from flask_login import current_user
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 from ..extensions import db, limiter
-from .permissions import Permission
+from .permissions import Permission, login_required
 
 bp = Blueprint("core", __name__)
 
 
 @bp.get("/")
 @login_required
-def index():
+def index() -> ResponseReturnValue:
     if current_user.can(Permission.ARRIVAL_CREATE):
         return redirect(url_for("desk.arrivals"))
     if current_user.can(Permission.CASE_VIEW):
@@ -25,7 +26,7 @@ def index():
 
 @bp.get("/healthz")
 @limiter.exempt
-def healthz():
+def healthz() -> ResponseReturnValue:
     """200 when the database answers, 503 otherwise (for the load balancer and monitoring)."""
     try:
         db.session.execute(text("SELECT 1"))

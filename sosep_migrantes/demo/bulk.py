@@ -32,7 +32,7 @@ import traceback
 from bisect import bisect
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import select, text
 
@@ -392,7 +392,7 @@ class BulkGenerator:
         self.batch: dict[str, list[str]] = {t: [] for t in TABLES}
         self.batch_persons = 0
 
-    def _flush(self, writer: _Writer) -> None:
+    def _flush(self, writer: _Sink) -> None:
         for table, rows in self.batch.items():
             self.result.rows[table] += len(rows)
         writer.write(self.batch)
@@ -419,7 +419,7 @@ class BulkGenerator:
             code: (cat.needs[code], f'"need": "{code}", "member_id": null}}') for code in cat.needs
         }
 
-    def _generate(self, persons: int, writer: _Writer) -> None:
+    def _generate(self, persons: int, writer: _Sink) -> None:
         rng = self.rng
         plan = month_plan(self.until)
         total_weight = sum(w for *_, w in plan)
@@ -559,6 +559,9 @@ class BulkGenerator:
         rel = self.rel
         documents = cat.documents
         lang_es = self.lang_es
+        # Written as text: a value, or N (NULL) when there is none.
+        estimated: str | int
+        document_type: str | int
         folded = [folded_prefix + seq_text]
         facts = []  # (member id, sex, age in years, age in months or None, estimated age, disability, name)
         member_id = next_id["members"]
@@ -688,6 +691,7 @@ class BulkGenerator:
         if small_children and centre_id == self.fag and rnd() < 0.15:
             needs.append(("PAEDIATRIC", 1, "Pediatra MSPAS"))
         roll = rnd()
+        pending: Sequence[str]
         if roll < 0.34:
             pending = ()
         elif roll < 0.67:
@@ -909,6 +913,12 @@ def _names(facts: list[tuple]) -> str:
 # -- writers -----------------------------------------------------------------------------------------
 
 
+class _Sink(Protocol):
+    """Where the generator flushes a batch: a writer, or the pipe to the parent process."""
+
+    def write(self, batch: dict[str, list[str]]) -> None: ...
+
+
 class _PipeSink:
     """Where the forked generator flushes: each chunk encoded once and sent to the parent."""
 
@@ -940,6 +950,10 @@ class _Writer:
     def write(self, batch: dict[str, list[str]]) -> None:
         raise NotImplementedError
 
+    def write_encoded(self, chunk: list[tuple[str, bytes]]) -> None:
+        """Write what a :class:`_PipeSink` sent (only writers that set ``in_child_process``)."""
+        raise NotImplementedError
+
     def finish(
         self,
         first_ids: dict[str, int],
@@ -967,7 +981,9 @@ class _SQLiteWriter(_Writer):
     """``executemany`` on the session's connection: SQLite has one writer at a time anyway."""
 
     def prepare(self) -> None:
-        self.cursor = db.session.connection().connection.driver_connection.cursor()
+        sqlite = db.session.connection().connection.driver_connection
+        assert sqlite is not None  # a checked-out connection has its driver's
+        self.cursor = sqlite.cursor()
 
     def next_ids(self) -> dict[str, int]:
         return {
@@ -1044,7 +1060,9 @@ class _PostgresWriter(_Writer):
             ]
             for name, _ in self.indexes:
                 connection.execute(text(f"DROP INDEX {name}"))
-        self.pg = connection.connection.driver_connection
+        pg = connection.connection.driver_connection
+        assert pg is not None  # a checked-out connection has its driver's
+        self.pg = pg
 
     def next_ids(self) -> dict[str, int]:
         ids = {}

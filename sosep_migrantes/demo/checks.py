@@ -9,11 +9,11 @@ digit) and are checked on a random sample of families.
 
 from __future__ import annotations
 
-from types import SimpleNamespace
+from typing import Any
 
 from sqlalchemy import bindparam, text
 
-from ..cases.services import refresh_search_text
+from ..cases.services import search_text_of
 from ..catalogs.services import municipalities_per_department
 from ..core.cui import check_cui
 from ..extensions import db
@@ -209,7 +209,7 @@ def _check_sample(sample: int) -> list[str]:
     ).all()
     if not family_rows:
         return []
-    members: dict[int, list] = {row.id: [] for row in family_rows}
+    members: dict[int, list[Any]] = {row.id: [] for row in family_rows}
     ids = list(members)
     for start in range(0, len(ids), 500):
         for m in db.session.execute(
@@ -222,9 +222,7 @@ def _check_sample(sample: int) -> list[str]:
             members[m.family_id].append(m)
     stale = 0
     for row in family_rows:
-        family = SimpleNamespace(case_number=row.case_number, members=members[row.id], search_text=None)
-        refresh_search_text(family)
-        stale += family.search_text != row.search_text
+        stale += search_text_of(row.case_number, members[row.id]) != row.search_text
     counts = municipalities_per_department()
     invalid = 0
     for cui in (m.cui for family in members.values() for m in family if m.cui):

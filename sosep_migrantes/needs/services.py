@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import Any, cast
 
 from flask_babel import gettext as _
-from sqlalchemy import select, update
+from sqlalchemy import CursorResult, select, update
 from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 
 from ..auth.models import User
-from ..cases.models import CaseStatus, FamilyUnit
+from ..cases.models import CaseStatus, FamilyUnit, Member
 from ..catalogs.models import Need
 from ..core import audit
 from ..core.audit import AuditAction
@@ -37,7 +37,7 @@ def family_needs(family: FamilyUnit) -> Sequence[FamilyNeed]:
     ).all()
 
 
-def _member(family: FamilyUnit, member_id: int | None, field: str):
+def _member(family: FamilyUnit, member_id: int | None, field: str) -> Member | None:
     if member_id is None:
         return None
     member = next((m for m in family.members if m.id == member_id), None)
@@ -54,11 +54,15 @@ def _deliver(family_need: FamilyNeed, data: dict[str, Any], user: User) -> Servi
     """
     if family_need.id is not None:
         db.session.flush()
-        claimed = db.session.execute(
-            update(FamilyNeed)
-            .where(FamilyNeed.id == family_need.id, FamilyNeed.status == NeedStatus.IDENTIFIED)
-            .values(status=NeedStatus.ATTENDED)
-            .execution_options(synchronize_session=False)
+        # An UPDATE's result is a CursorResult (it has the rowcount); Session.execute is typed for SELECTs.
+        claimed = cast(
+            "CursorResult[Any]",
+            db.session.execute(
+                update(FamilyNeed)
+                .where(FamilyNeed.id == family_need.id, FamilyNeed.status == NeedStatus.IDENTIFIED)
+                .values(status=NeedStatus.ATTENDED)
+                .execution_options(synchronize_session=False)
+            ),
         )
         if claimed.rowcount != 1:
             raise ServiceError({"delivered_by": _("Esta necesidad ya no está pendiente.")})

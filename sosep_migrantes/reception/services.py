@@ -17,7 +17,7 @@ from ..extensions import db
 from .models import Arrival
 
 
-def scoped_arrivals(user: User) -> Select[tuple[Arrival]]:
+def scoped_arrivals(user: User) -> Select[Arrival]:
     """Arrivals a user may see: a reception user those of their centre, a coordinator all."""
     stmt = select(Arrival)
     if not user.can(Permission.ARRIVAL_VIEW):

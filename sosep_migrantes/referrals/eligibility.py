@@ -70,7 +70,8 @@ def age_in_years(person: PersonFacts, on: dt.date) -> int:
 
 def _young_children(family: FamilyFacts) -> list[Suggestion]:
     """Hogares Comunitarios: children from 6 months to under 7 years."""
-    eligible, unsure = [], []
+    eligible: list[PersonFacts] = []
+    unsure: list[PersonFacts] = []
     for person in family.members:
         months = age_in_months(person, family.on)
         if months is not None:

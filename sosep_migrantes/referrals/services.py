@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from flask_babel import force_locale
 from flask_babel import gettext as _
-from sqlalchemy import Select, select, update
+from sqlalchemy import CursorResult, Select, select, update
 from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
@@ -58,7 +58,7 @@ STATUS_ACTIONS: dict[ReferralStatus, AuditAction] = {
 CLOSED_WITHOUT_SERVICE = frozenset({S.CANCELLED, S.REJECTED})
 
 
-def scoped_referrals(user: User) -> Select[tuple[Referral]]:
+def scoped_referrals(user: User) -> Select[Referral]:
     """Referrals of the families the user may see (the same scope as the cases)."""
     families = scoped_families(user).with_only_columns(FamilyUnit.id)
     return select(Referral).where(Referral.family_id.in_(families))
@@ -137,10 +137,11 @@ def create_referral(family: FamilyUnit, data: dict[str, Any], user: User) -> Ref
 
 
 def _no_consent_message() -> str:
-    return _(
+    message: str = _(
         "La familia no ha dado su consentimiento para compartir sus datos: no se puede derivar a una "
         "institución fuera de la SOSEP. Registre el consentimiento en el caso primero."
     )
+    return message
 
 
 def change_status(referral: Referral, to: ReferralStatus | str, note: str | None, user: User) -> Referral:
@@ -167,11 +168,15 @@ def change_status(referral: Referral, to: ReferralStatus | str, note: str | None
     if note:
         values["outcome_notes"] = note
     db.session.flush()
-    moved = db.session.execute(
-        update(Referral)
-        .where(Referral.id == referral.id, Referral.status == current)
-        .values(**values)
-        .execution_options(synchronize_session=False)
+    # An UPDATE's result is a CursorResult (it has the rowcount); Session.execute is typed for SELECTs.
+    moved = cast(
+        "CursorResult[Any]",
+        db.session.execute(
+            update(Referral)
+            .where(Referral.id == referral.id, Referral.status == current)
+            .values(**values)
+            .execution_options(synchronize_session=False)
+        ),
     )
     if moved.rowcount != 1:
         raise ServiceError(
