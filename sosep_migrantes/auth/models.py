@@ -27,7 +27,7 @@ def verify_password(password_hash: str, password: str) -> bool:
         return False
 
 
-class User(UserMixin, Base):
+class User(UserMixin, Base):  # type: ignore[misc]  # Flask-Login ships no types
     __tablename__ = "users"
     __table_args__ = (
         CheckConstraint(

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select, case, false, func, select, text
+from sqlalchemy import ColumnElement, Select, case, false, func, select, text
 from sqlalchemy.orm import aliased, selectinload
 
 from ..auth.models import User
@@ -27,7 +27,7 @@ from ..reception.services import scoped_arrivals
 from .models import CASE_STATUS_LABELS, CaseStatus, FamilyUnit, Member, family_protection_causes
 
 
-def scope_clause(user: User):
+def scope_clause(user: User) -> ColumnElement[bool] | None:
     if not user.can(Permission.CASE_VIEW):
         return false()
     role = user.role_enum
@@ -214,7 +214,7 @@ def is_searchable(q: str) -> bool:
     return bool(_CASE_NUMBER.match(fold(q))) or any(len(w) >= MIN_WORD for w in search_words(q))
 
 
-def search_conditions(q: str) -> list:
+def search_conditions(q: str) -> list[ColumnElement[bool]]:
     """Conditions on :class:`FamilyUnit` for a typed search.
 
     A whole case number is looked up by its unique index. Otherwise every word must appear (in any
@@ -245,7 +245,7 @@ def _escape_like(word: str) -> str:
     return word.replace("/", "//").replace("%", "/%").replace("_", "/_")
 
 
-def count(stmt: Select) -> int:
+def count(stmt: Select[Any]) -> int:
     return db.session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0
 
 

@@ -223,7 +223,9 @@ class CaseFilterSchema(InputSchema):
 
     def load_ignoring_errors(self, data: dict[str, Any]) -> dict[str, Any]:
         """Load ``data``, leaving out (as if absent) each value that does not load."""
+        loaded: dict[str, Any]
         try:
-            return self.load(data)
+            loaded = self.load(data)
         except ValidationError as exc:
-            return self.load({k: v for k, v in data.items() if k not in exc.messages})
+            loaded = self.load({k: v for k, v in data.items() if k not in exc.messages})
+        return loaded

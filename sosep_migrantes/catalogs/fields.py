@@ -11,15 +11,16 @@ from flask_babel import lazy_gettext as _l
 from marshmallow import fields
 
 from ..core.schema import REQUIRED
+from .models import CatalogMixin
 from .services import by_code, find_municipality
 
 
-class CatalogCode(fields.Field):
+class CatalogCode(fields.Field[Any]):
     """A catalogue entry given by its code ("HEAD", "KICHE"); loads to the ORM object."""
 
     default_error_messages = {**REQUIRED, "invalid": _l("Elija una opción de la lista.")}
 
-    def __init__(self, model: type, **kwargs: Any) -> None:
+    def __init__(self, model: type[CatalogMixin], **kwargs: Any) -> None:
         kwargs.setdefault("allow_none", not kwargs.get("required", False))
         super().__init__(**kwargs)
         self.model = model
@@ -34,7 +35,7 @@ class CatalogCode(fields.Field):
         return None if value is None else value.code
 
 
-class MunicipalityRef(fields.Field):
+class MunicipalityRef(fields.Field[Any]):
     """A municipality by INE code or by the 'Municipio, Departamento' label typed in the form."""
 
     default_error_messages = {

@@ -9,12 +9,11 @@ from flask_babel import lazy_gettext as _l
 from marshmallow import EXCLUDE, fields, post_load, validates_schema
 
 from ..catalogs.fields import CatalogCode
-from ..catalogs.models import Country
+from ..catalogs.models import Country, TransportMode
 from ..core.schema import REQUIRED, InputSchema, choice, raise_if, text
 from ..core.text import clean
 from ..core.timeutil import local_naive_to_utc
 from ..db import utcnow
-from .models import TransportMode
 
 #: The SOSEP department for migrant family units was created in 2014: nothing arrived before.
 EARLIEST_ARRIVAL = dt.date(2014, 1, 1)

@@ -11,7 +11,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from marshmallow import ValidationError
 
-from ..catalogs.models import Country
+from ..catalogs.models import Country, TransportMode
 from ..catalogs.services import active_items, all_centres
 from ..core.errors import ServiceError
 from ..core.forms import form_errors, form_to_data
@@ -19,7 +19,6 @@ from ..core.permissions import Permission, Role, permission_required
 from ..core.timeutil import now_local
 from ..core.transaction import unit_of_work
 from . import services
-from .models import TransportMode
 from .schemas import ArrivalSchema
 
 bp = Blueprint("reception", __name__, url_prefix="/arrivals")
