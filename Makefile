@@ -57,7 +57,7 @@ test-sqlite: check-test install
 test-postgres: check-test install
 	.ci/with-postgres $(BIN)/python -m pytest -q
 
-lint: install  ## ruff (lint and format) and mypy (strict on core/, db.py and the services; [tool.mypy])
+lint: install  ## ruff (lint and format) and mypy (strict; [tool.mypy] in pyproject.toml)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy

@@ -23,15 +23,18 @@ def select_locale() -> str:
         return "es_GT"
     languages = babel_languages()
     if current_user and current_user.is_authenticated and current_user.locale in languages:
-        return current_user.locale
+        user_locale: str = current_user.locale
+        return user_locale
     if session.get("locale") in languages:
-        return session["locale"]
+        session_locale: str = session["locale"]
+        return session_locale
     # Spanish unless the user chose English (staff share desks; the browser's language is no guide).
     return "es_GT"
 
 
 def babel_languages() -> dict[str, str]:
-    return current_app.config["LANGUAGES"]
+    languages: dict[str, str] = current_app.config["LANGUAGES"]
+    return languages
 
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:

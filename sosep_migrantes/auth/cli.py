@@ -26,7 +26,7 @@ users_cli = AppGroup("users", help="Gestionar cuentas de usuario.")
 @click.option("--full-name", default=None, help="Nombre completo (por defecto, el nombre de usuario).")
 def create_user_command(
     username: str, role: str, centre: str | None, sede: str | None, full_name: str | None
-):
+) -> None:
     """Create a user; the password is read from standard input (one line)."""
     if sys.stdin.isatty():
         password = click.prompt("Contraseña", hide_input=True, confirmation_prompt=True)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
 from urllib.parse import urlsplit
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, session, url_for
+from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_babel import refresh as refresh_locale
-from flask_login import current_user, login_required, login_user, logout_user
+from flask_login import current_user, login_user, logout_user
 from marshmallow import ValidationError
 
 from ..catalogs.services import all_centres, all_sedes
@@ -15,7 +17,7 @@ from ..core.audit import AuditEvent
 from ..core.errors import ServiceError
 from ..core.forms import form_errors, form_to_data
 from ..core.pagination import paginate
-from ..core.permissions import ROLE_LABELS, Permission, permission_required
+from ..core.permissions import ROLE_LABELS, Permission, login_required, permission_required
 from ..core.transaction import unit_of_work
 from ..extensions import db, limiter, login_manager
 from . import services
@@ -31,7 +33,7 @@ login_manager.login_message = None  # the login page says it itself
 login_manager.session_protection = "basic"
 
 
-@login_manager.user_loader
+@login_manager.user_loader  # type: ignore[untyped-decorator]  # Flask-Login ships no types
 def load_user(user_id: str) -> User | None:
     user = db.session.get(User, int(user_id))
     return user if user is not None and user.is_active else None
@@ -56,7 +58,7 @@ def _safe_next(target: str | None) -> str:
     methods=["POST"],
     key_func=lambda: "user:" + request.form.get("username", "").strip().lower()[:60],
 )
-def login():
+def login() -> ResponseReturnValue:
     if current_user.is_authenticated:
         return redirect(url_for("core.index"))
     values, errors = {}, {}
@@ -81,7 +83,7 @@ def login():
 
 @bp.post("/logout")
 @login_required
-def logout():
+def logout() -> ResponseReturnValue:
     logout_user()
     session.clear()
     flash(_("Sesión cerrada."), "info")
@@ -89,7 +91,7 @@ def logout():
 
 
 @bp.post("/language")
-def set_language():
+def set_language() -> ResponseReturnValue:
     locale = request.form.get("locale", "")
     if locale not in current_app.config["LANGUAGES"]:
         abort(400)
@@ -102,7 +104,9 @@ def set_language():
     return redirect(_safe_next(request.form.get("next")))
 
 
-def _user_form(user: User | None, values: dict, errors: dict, status: int = 200):
+def _user_form(
+    user: User | None, values: dict[str, Any], errors: dict[str, str], status: int = 200
+) -> ResponseReturnValue:
     return render_template(
         "auth/user_form.html",
         user=user,
@@ -116,13 +120,13 @@ def _user_form(user: User | None, values: dict, errors: dict, status: int = 200)
 
 @bp.get("/admin/users")
 @permission_required(Permission.USER_MANAGE)
-def users():
+def users() -> ResponseReturnValue:
     return render_template("auth/users.html", users=services.list_users(), role_labels=ROLE_LABELS)
 
 
 @bp.route("/admin/users/new", methods=["GET", "POST"])
 @permission_required(Permission.USER_MANAGE)
-def new_user():
+def new_user() -> ResponseReturnValue:
     if request.method == "GET":
         return _user_form(None, {"is_active": True}, {})
     values = form_to_data(request.form)
@@ -137,7 +141,7 @@ def new_user():
 
 @bp.route("/admin/users/<int:user_id>", methods=["GET", "POST"])
 @permission_required(Permission.USER_MANAGE)
-def edit_user(user_id: int):
+def edit_user(user_id: int) -> ResponseReturnValue:
     user = db.session.get(User, user_id) or abort(404)
     if request.method == "GET":
         values = {
@@ -160,7 +164,7 @@ def edit_user(user_id: int):
     return redirect(url_for("auth.users"))
 
 
-def _without_password(values: dict) -> dict:
+def _without_password(values: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in values.items() if k != "password"}
 
 
@@ -170,7 +174,7 @@ AUDIT_PER_PAGE = 100
 
 @bp.get("/admin/audit")
 @permission_required(Permission.AUDIT_VIEW)
-def audit_log():
+def audit_log() -> ResponseReturnValue:
     """The latest changes: who did what to which record (ids only, no personal data)."""
     number = min(max(request.args.get("page", 1, type=int), 1), 100_000)
     # cap=0: the log is the largest table at national scale; the pager asks only whether a next page

@@ -6,7 +6,10 @@ above reception, under the ``desk`` blueprint so their URLs stay under ``/arriva
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_babel import ngettext
 from flask_login import current_user
@@ -15,6 +18,7 @@ from marshmallow import ValidationError
 from ..core.forms import form_errors
 from ..core.permissions import Permission, permission_required
 from ..core.transaction import AlreadySaved, unit_of_work
+from ..reception.models import Arrival
 from ..reception.services import get_arrival
 from .forms import form_choices, new_family_values, submitted_values
 from .models import FamilyUnit
@@ -36,19 +40,25 @@ bp = Blueprint("desk", __name__, url_prefix="/arrivals")
 
 @bp.get("/")
 @permission_required(Permission.ARRIVAL_VIEW)
-def arrivals():
+def arrivals() -> ResponseReturnValue:
     return render_template("reception/arrivals.html", arrivals=arrivals_with_family_counts(current_user))
 
 
 @bp.get("/<int:arrival_id>")
 @permission_required(Permission.ARRIVAL_VIEW)
-def arrival(arrival_id: int):
+def arrival(arrival_id: int) -> ResponseReturnValue:
     arrival = get_arrival(current_user, arrival_id) or abort(404)
     families = list_rows(search_families(current_user, CaseFilters(arrival_id=arrival.id)))
     return render_template("reception/arrival.html", arrival=arrival, families=families)
 
 
-def _family_form(arrival, values: dict, errors: dict, status: int = 200, last: FamilyUnit | None = None):
+def _family_form(
+    arrival: Arrival,
+    values: dict[str, Any],
+    errors: dict[str, str],
+    status: int = 200,
+    last: FamilyUnit | None = None,
+) -> ResponseReturnValue:
     return render_template(
         "reception/family_new.html",
         arrival=arrival,
@@ -61,7 +71,7 @@ def _family_form(arrival, values: dict, errors: dict, status: int = 200, last: F
     ), status
 
 
-def _already_saved(arrival, token: str | None):
+def _already_saved(arrival: Arrival, token: str | None) -> ResponseReturnValue:
     """A form sent again (a retry on a slow connection) shows the family it registered, not a copy."""
     family = submitted_family(current_user, token)
     if family is None:  # taken by a family this user may not see: the general "already sent" answer
@@ -72,7 +82,7 @@ def _already_saved(arrival, token: str | None):
 
 @bp.route("/<int:arrival_id>/families/new", methods=["GET", "POST"])
 @permission_required(Permission.CASE_CREATE)
-def new_family(arrival_id: int):
+def new_family(arrival_id: int) -> ResponseReturnValue:
     arrival = get_arrival(current_user, arrival_id) or abort(404)
     if request.method == "GET":
         last_id = request.args.get("saved", type=int)

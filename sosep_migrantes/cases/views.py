@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, session, url_for
+from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_login import current_user
 from marshmallow import ValidationError
@@ -36,7 +37,7 @@ FILTER_KEYS = ("centre_id", "department_id", "status", "arrived_from", "arrived_
 
 @bp.route("/", methods=["GET", "POST"])
 @permission_required(Permission.CASE_VIEW)
-def list_cases():
+def list_cases() -> ResponseReturnValue:
     q = None
     if request.method == "POST":
         if "clear" in request.form:
@@ -100,7 +101,7 @@ def case_page_part(part: Callable[[FamilyUnit], dict[str, Any]]) -> Callable[[Fa
 
 @bp.get("/<int:family_id>")
 @permission_required(Permission.CASE_VIEW)
-def detail(family_id: int):
+def detail(family_id: int) -> ResponseReturnValue:
     family = queries.get_family(current_user, family_id) or abort(404)
     parts: dict[str, Any] = {}
     for part in CASE_PAGE_PARTS:
@@ -115,7 +116,13 @@ def detail(family_id: int):
     )
 
 
-def _edit_form(family, values: dict, errors: dict, status: int = 200, conflict: list | None = None):
+def _edit_form(
+    family: FamilyUnit,
+    values: dict[str, Any],
+    errors: dict[str, str],
+    status: int = 200,
+    conflict: list[tuple[str, str, str]] | None = None,
+) -> ResponseReturnValue:
     return render_template(
         "cases/edit.html",
         family=family,
@@ -128,7 +135,7 @@ def _edit_form(family, values: dict, errors: dict, status: int = 200, conflict: 
 
 @bp.route("/<int:family_id>/edit", methods=["GET", "POST"])
 @permission_required(Permission.CASE_EDIT)
-def edit(family_id: int):
+def edit(family_id: int) -> ResponseReturnValue:
     family = queries.get_family(current_user, family_id) or abort(404)
     if request.method == "GET":
         return _edit_form(family, family_values(family), {})

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_babel import ngettext
 from marshmallow import ValidationError
@@ -21,13 +24,13 @@ bp = Blueprint("catalogs", __name__, url_prefix="/admin/catalogs")
 
 @bp.get("/sedes")
 @permission_required(Permission.CATALOG_MANAGE)
-def sedes():
+def sedes() -> ResponseReturnValue:
     return render_template(
         "catalogs/sedes.html", sedes=services.all_sedes(), counts=services.coverage_counts()
     )
 
 
-def _coverage_page(sede: Sede, errors: dict, status: int = 200):
+def _coverage_page(sede: Sede, errors: dict[str, str], status: int = 200) -> ResponseReturnValue:
     return render_template(
         "catalogs/sede_coverage.html",
         sede=sede,
@@ -40,7 +43,7 @@ def _coverage_page(sede: Sede, errors: dict, status: int = 200):
 
 @bp.route("/sedes/<int:sede_id>", methods=["GET", "POST"])
 @permission_required(Permission.CATALOG_MANAGE)
-def sede_coverage(sede_id: int):
+def sede_coverage(sede_id: int) -> ResponseReturnValue:
     sede = db.session.get(Sede, sede_id) or abort(404)
     if request.method == "GET":
         return _coverage_page(sede, {})
@@ -64,7 +67,9 @@ def sede_coverage(sede_id: int):
     return redirect(url_for("catalogs.sedes"))
 
 
-def _institution_form(institution, values: dict, errors: dict, status: int = 200):
+def _institution_form(
+    institution: Institution | None, values: dict[str, Any], errors: dict[str, str], status: int = 200
+) -> ResponseReturnValue:
     return render_template(
         "catalogs/institution_form.html",
         institution=institution,
@@ -77,14 +82,14 @@ def _institution_form(institution, values: dict, errors: dict, status: int = 200
 
 @bp.get("/institutions")
 @permission_required(Permission.CATALOG_MANAGE)
-def institutions():
+def institutions() -> ResponseReturnValue:
     return render_template("catalogs/institutions.html", institutions=services.all_institutions())
 
 
 @bp.route("/institutions/new", methods=["GET", "POST"], defaults={"institution_id": None})
 @bp.route("/institutions/<int:institution_id>", methods=["GET", "POST"])
 @permission_required(Permission.CATALOG_MANAGE)
-def institution(institution_id: int | None):
+def institution(institution_id: int | None) -> ResponseReturnValue:
     institution = db.session.get(Institution, institution_id) or abort(404) if institution_id else None
     if request.method == "GET":
         if institution is None:
@@ -104,7 +109,7 @@ def institution(institution_id: int | None):
 
 @bp.route("/needs", methods=["GET", "POST"])
 @permission_required(Permission.CATALOG_MANAGE)
-def needs():
+def needs() -> ResponseReturnValue:
     values, errors, status = {}, {}, 200
     if request.method == "POST":
         values = form_to_data(request.form)
@@ -123,7 +128,7 @@ def needs():
 
 @bp.post("/needs/<int:need_id>/toggle")
 @permission_required(Permission.CATALOG_MANAGE)
-def toggle_need(need_id: int):
+def toggle_need(need_id: int) -> ResponseReturnValue:
     need = db.session.get(Need, need_id) or abort(404)
     with unit_of_work():
         services.toggle_need(need)

@@ -32,11 +32,13 @@ import traceback
 from bisect import bisect
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from multiprocessing.connection import Connection
 from typing import Any, Protocol
 
 from sqlalchemy import select, text
 
 from ..catalogs.models import (
+    CatalogMixin,
     Country,
     DocumentType,
     FamilyRelationship,
@@ -231,7 +233,7 @@ class _Catalogs:
     """Ids of the reference data by code, read once."""
 
     def __init__(self) -> None:
-        def ids(model) -> dict[str, int]:
+        def ids(model: type[CatalogMixin]) -> dict[str, int]:
             return {code: id_ for id_, code in db.session.execute(select(model.id, model.code))}
 
         self.countries = ids(Country)
@@ -376,7 +378,7 @@ class BulkGenerator:
             child.join()
             receiver.close()
 
-    def _child(self, persons: int, sender) -> None:
+    def _child(self, persons: int, sender: Connection[Any, Any]) -> None:
         """The forked process: generate everything, sending chunks through ``sender``."""
         try:
             sink = _PipeSink(sender)
@@ -670,7 +672,7 @@ class BulkGenerator:
         family_id: int,
         centre_id: int,
         registered: int,
-        facts: list[tuple],
+        facts: list[tuple[Any, ...]],
         muni: int,
         reasons: list[str],
         causes: Sequence[str],
@@ -765,7 +767,7 @@ class BulkGenerator:
         return sent
 
     def _suggestions(
-        self, facts: list[tuple], muni: int, reasons: list[str], causes: Sequence[str]
+        self, facts: list[tuple[Any, ...]], muni: int, reasons: list[str], causes: Sequence[str]
     ) -> list[tuple[str, list[int], str, bool]]:
         """What :func:`~sosep_migrantes.referrals.eligibility.suggest` would list, urgent first."""
         everyone = [f[0] for f in facts]
@@ -906,7 +908,7 @@ class BulkGenerator:
         return len(steps) > 1 and steps[1][1] == "sent"
 
 
-def _names(facts: list[tuple]) -> str:
+def _names(facts: list[tuple[Any, ...]]) -> str:
     return ", ".join(f"{f[6]} {f[7]}" for f in facts)
 
 
@@ -922,7 +924,7 @@ class _Sink(Protocol):
 class _PipeSink:
     """Where the forked generator flushes: each chunk encoded once and sent to the parent."""
 
-    def __init__(self, sender) -> None:
+    def __init__(self, sender: Connection[Any, Any]) -> None:
         self.sender = sender
 
     def write(self, batch: dict[str, list[str]]) -> None:

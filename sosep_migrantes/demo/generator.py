@@ -9,10 +9,12 @@ from __future__ import annotations
 import datetime as dt
 import random
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import select
 
 from ..auth.models import User
+from ..cases.models import FamilyUnit
 from ..cases.services import register_family
 from ..catalogs.models import (
     Country,
@@ -256,9 +258,9 @@ class DemoGenerator:
         destination: Municipality,
         arrival_day: dt.date,
         language: str | None,
-    ) -> dict:
+    ) -> dict[str, Any]:
         rng = self.rng
-        member: dict = {
+        member: dict[str, Any] = {
             "given_names": rng.choice(FEMALE if sex == "F" else MALE),
             "surnames": surnames,
             "sex": sex,
@@ -282,7 +284,7 @@ class DemoGenerator:
             member["pregnancy"] = rng.choice(["pregnant", "lactating"])
         return member
 
-    def _family(self, arrival_day: dt.date) -> dict:
+    def _family(self, arrival_day: dt.date) -> dict[str, Any]:
         rng = self.rng
         destination = self._destination()
         language = DEPARTMENT_LANGUAGE.get(destination.department_id) if rng.random() < 0.3 else None
@@ -371,7 +373,7 @@ class DemoGenerator:
                 result.members += len(family.members)
         return result
 
-    def _attend(self, family, actor: User) -> None:
+    def _attend(self, family: FamilyUnit, actor: User) -> None:
         """What the desk does next: food and kits given, a need or two identified, a suggestion followed.
 
         Uses its own random stream so the families themselves do not depend on it.

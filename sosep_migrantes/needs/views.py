@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_babel import ngettext
 from flask_login import current_user
 from marshmallow import ValidationError
 from sqlalchemy import select
 
+from ..cases.models import FamilyUnit
 from ..cases.queries import get_family
 from ..cases.views import case_page_part
 from ..catalogs.models import Need
@@ -26,11 +30,13 @@ bp = Blueprint("needs", __name__, url_prefix="/cases")
 
 
 @case_page_part
-def _on_the_case_page(family) -> dict:
+def _on_the_case_page(family: FamilyUnit) -> dict[str, Any]:
     return {"needs": services.family_needs(family)}
 
 
-def _page(family, values: dict, errors: dict, status: int = 200):
+def _page(
+    family: FamilyUnit, values: dict[str, Any], errors: dict[str, str], status: int = 200
+) -> ResponseReturnValue:
     return render_template(
         "needs/needs.html",
         family=family,
@@ -45,7 +51,7 @@ def _page(family, values: dict, errors: dict, status: int = 200):
 
 @bp.route("/<int:family_id>/needs", methods=["GET", "POST"])
 @permission_required(Permission.CASE_VIEW)
-def needs(family_id: int):
+def needs(family_id: int) -> ResponseReturnValue:
     family = get_family(current_user, family_id) or abort(404)
     if request.method == "GET":
         return _page(family, {"delivered_by": current_user.full_name}, {})
@@ -65,7 +71,7 @@ def needs(family_id: int):
     return redirect(url_for("cases.detail", family_id=family.id) + "#needs")
 
 
-def _errors_by_need(marked: list, errors: dict) -> dict:
+def _errors_by_need(marked: list[Any], errors: dict[str, str]) -> dict[str, str]:
     """Errors keyed by the need's code (the checklist's row name), not by the position among checked rows."""
     keyed = {}
     for key, message in errors.items():
@@ -80,7 +86,7 @@ def _errors_by_need(marked: list, errors: dict) -> dict:
 
 @bp.post("/<int:family_id>/needs/<int:need_id>/attend")
 @permission_required(Permission.CASE_EDIT)
-def attend(family_id: int, need_id: int):
+def attend(family_id: int, need_id: int) -> ResponseReturnValue:
     family = get_family(current_user, family_id) or abort(404)
     family_need = db.session.scalar(
         select(FamilyNeed).where(FamilyNeed.id == need_id, FamilyNeed.family_id == family.id)

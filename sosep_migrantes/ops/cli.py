@@ -13,7 +13,8 @@ from .backup import BackupError, backup_database, default_backup_name, restore_d
 
 
 def _database_url() -> str:
-    return current_app.config["SQLALCHEMY_DATABASE_URI"]
+    url: str = current_app.config["SQLALCHEMY_DATABASE_URI"]
+    return url
 
 
 @click.command("backup")

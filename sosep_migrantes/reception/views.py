@@ -6,7 +6,10 @@ read family units, which sit above reception.
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_login import current_user
 from marshmallow import ValidationError
@@ -42,7 +45,7 @@ COMMON_ORIGINS = (
 )
 
 
-def _arrival_form(values: dict, errors: dict, status: int = 200):
+def _arrival_form(values: dict[str, Any], errors: dict[str, str], status: int = 200) -> ResponseReturnValue:
     centres = all_centres()
     if current_user.role_enum is Role.RECEPTION:
         centres = [c for c in centres if c.id == current_user.centre_id]
@@ -59,7 +62,7 @@ def _arrival_form(values: dict, errors: dict, status: int = 200):
 
 @bp.route("/new", methods=["GET", "POST"])
 @permission_required(Permission.ARRIVAL_CREATE)
-def new_arrival():
+def new_arrival() -> ResponseReturnValue:
     if request.method == "GET":
         centre = current_user.centre
         land = centre is not None and centre.mode == TransportMode.LAND

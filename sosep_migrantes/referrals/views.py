@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_login import current_user
 from marshmallow import ValidationError
 
+from ..cases.models import FamilyUnit
 from ..cases.queries import get_family
 from ..cases.views import case_page_part
 from ..catalogs.models import Institution, Need
@@ -27,11 +31,13 @@ bp = Blueprint("referrals", __name__)
 
 
 @case_page_part
-def _on_the_case_page(family) -> dict:
+def _on_the_case_page(family: FamilyUnit) -> dict[str, Any]:
     return {"referrals": services.family_referrals(family), "suggestions": services.suggestions_for(family)}
 
 
-def _form(family, values: dict, errors: dict, status: int = 200):
+def _form(
+    family: FamilyUnit, values: dict[str, Any], errors: dict[str, str], status: int = 200
+) -> ResponseReturnValue:
     return render_template(
         "referrals/new.html",
         family=family,
@@ -47,7 +53,7 @@ def _form(family, values: dict, errors: dict, status: int = 200):
 
 @bp.route("/cases/<int:family_id>/referrals/new", methods=["GET", "POST"])
 @permission_required(Permission.REFERRAL_CREATE)
-def new_referral(family_id: int):
+def new_referral(family_id: int) -> ResponseReturnValue:
     family = get_family(current_user, family_id) or abort(404)
     if request.method == "GET":
         return _form(family, services.new_referral_values(family, request.args.get("institution", "")), {})
@@ -80,7 +86,7 @@ def new_referral(family_id: int):
 
 @bp.get("/referrals/<int:referral_id>")
 @permission_required(Permission.CASE_VIEW)
-def detail(referral_id: int):
+def detail(referral_id: int) -> ResponseReturnValue:
     referral = services.get_referral(current_user, referral_id) or abort(404)
     return render_template(
         "referrals/detail.html",
@@ -94,7 +100,7 @@ def detail(referral_id: int):
 
 @bp.post("/referrals/<int:referral_id>/status")
 @permission_required(Permission.REFERRAL_UPDATE)
-def change_status(referral_id: int):
+def change_status(referral_id: int) -> ResponseReturnValue:
     referral = services.get_referral(current_user, referral_id, for_update=True) or abort(404)
     values = form_to_data(request.form)
     try:
@@ -125,7 +131,7 @@ def _pdf(content: bytes, filename: str) -> Response:
 
 @bp.get("/referrals/<int:referral_id>/slip.pdf")
 @permission_required(Permission.CASE_VIEW)
-def slip(referral_id: int):
+def slip(referral_id: int) -> ResponseReturnValue:
     referral = services.get_referral(current_user, referral_id) or abort(404)
     if not referral.has_slip:
         # Like the arrival's PDF: a draft or a cancelled referral has no slip to hand to the family.
@@ -140,7 +146,7 @@ def slip(referral_id: int):
 
 @bp.get("/arrivals/<int:arrival_id>/slips.pdf")
 @permission_required(Permission.CASE_VIEW)
-def arrival_slips(arrival_id: int):
+def arrival_slips(arrival_id: int) -> ResponseReturnValue:
     arrival = get_arrival(current_user, arrival_id) or abort(404)
     referrals = services.arrival_slips(current_user, arrival)
     if not referrals:
