@@ -247,8 +247,12 @@ class ShownSuggestion:
     already_referred: bool
 
 
-def suggestions_for(family: FamilyUnit) -> list[ShownSuggestion]:
-    open_to = {r.institution_id for r in family_referrals(family) if r.status not in CLOSED_WITHOUT_SERVICE}
+def suggestions_for(family: FamilyUnit, referrals: Sequence[Referral] | None = None) -> list[ShownSuggestion]:
+    """The programmes and institutions the rules suggest for the family, marking those it is already
+    referred to; ``referrals`` are the family's, when the caller has them already."""
+    if referrals is None:
+        referrals = family_referrals(family)
+    open_to = {r.institution_id for r in referrals if r.status not in CLOSED_WITHOUT_SERVICE}
     members = {m.id: m for m in family.members}
     shown = []
     for suggestion in eligibility.suggest(family_facts(family)):

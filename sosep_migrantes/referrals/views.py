@@ -32,7 +32,8 @@ bp = Blueprint("referrals", __name__)
 
 @case_page_part
 def _on_the_case_page(family: FamilyUnit) -> dict[str, Any]:
-    return {"referrals": services.family_referrals(family), "suggestions": services.suggestions_for(family)}
+    referrals = services.family_referrals(family)
+    return {"referrals": referrals, "suggestions": services.suggestions_for(family, referrals)}
 
 
 def _form(
