@@ -81,6 +81,7 @@ def _register_models() -> None:
     from .catalogs import models as _catalogs  # noqa: F401
     from .core import audit as _audit  # noqa: F401
     from .core import numbering as _numbering  # noqa: F401
+    from .followup import models as _followup  # noqa: F401
     from .needs import models as _needs  # noqa: F401
     from .reception import models as _reception  # noqa: F401
     from .referrals import models as _referrals  # noqa: F401
@@ -92,6 +93,7 @@ def _register_blueprints(app: Flask) -> None:
     from .cases.views import bp as cases_bp
     from .catalogs.views import bp as catalogs_bp
     from .core.views import bp as core_bp
+    from .followup import services as _followup_services  # noqa: F401  (keeps each case's status)
     from .needs.views import bp as needs_bp
     from .reception.views import bp as reception_bp
     from .referrals.views import bp as referrals_bp

@@ -70,4 +70,11 @@ def _settings(instance_path: Path) -> dict[str, Any]:
         #: on every page cost more than showing it).
         "CASES_COUNT_CAP": 500,
         "WTF_CSRF_TIME_LIMIT": None,
+        # Follow-up (followup.rules): days after arrival the first contact falls due, fewer for urgent
+        # referrals and protection cases; days after a contact when it set no next date; not-located
+        # attempts before a case may be closed as not located.
+        "FOLLOWUP_FIRST_CONTACT_DAYS": int(env.get("FOLLOWUP_FIRST_CONTACT_DAYS", "15")),
+        "FOLLOWUP_URGENT_FIRST_CONTACT_DAYS": int(env.get("FOLLOWUP_URGENT_FIRST_CONTACT_DAYS", "3")),
+        "FOLLOWUP_NEXT_CONTACT_DAYS": int(env.get("FOLLOWUP_NEXT_CONTACT_DAYS", "30")),
+        "FOLLOWUP_NOT_LOCATED_ATTEMPTS": int(env.get("FOLLOWUP_NOT_LOCATED_ATTEMPTS", "3")),
     }

@@ -22,6 +22,10 @@ from sosep_migrantes.extensions import db
 #: Tables emptied after each test; catalogues stay loaded for the whole session.
 CASE_TABLES = (
     "audit_events",
+    "followups",
+    "linkages",
+    "case_transfers",
+    "case_closures",
     "referral_events",
     "referral_members",
     "referral_needs",

@@ -10,7 +10,7 @@ from flask_login import UserMixin
 from sqlalchemy import CheckConstraint, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from ..catalogs.models import Centre, Sede
+from ..catalogs.models import Centre, Institution, Sede
 from ..core.permissions import ROLE_LABELS, Permission, Role, role_has
 from ..db import Base, created_at_col, intpk
 
@@ -34,6 +34,9 @@ class User(UserMixin, Base):  # type: ignore[misc]  # Flask-Login ships no types
             f"role <> '{Role.RECEPTION.value}' OR centre_id IS NOT NULL", name="reception_has_centre"
         ),
         CheckConstraint(f"role <> '{Role.SEDE.value}' OR sede_id IS NOT NULL", name="sede_user_has_sede"),
+        CheckConstraint(
+            f"role <> '{Role.PARTNER.value}' OR institution_id IS NOT NULL", name="partner_has_institution"
+        ),
     )
 
     id: Mapped[intpk]
@@ -44,14 +47,19 @@ class User(UserMixin, Base):  # type: ignore[misc]  # Flask-Login ships no types
     role: Mapped[Role]
     centre_id: Mapped[int | None] = mapped_column(ForeignKey("centres.id"))
     sede_id: Mapped[int | None] = mapped_column(ForeignKey("sedes.id"))
+    #: The institution a partner user answers for.
+    institution_id: Mapped[int | None] = mapped_column(ForeignKey("institutions.id"))
     is_active_account: Mapped[bool] = mapped_column(default=True)
     #: ``es_GT`` or ``en``; null means the service default (Spanish).
     locale: Mapped[str | None] = mapped_column(String(10))
     created_at: Mapped[created_at_col]
     last_login_at: Mapped[dt.datetime | None]
+    #: When the user last opened the follow-up inbox ("new since my last visit").
+    inbox_seen_at: Mapped[dt.datetime | None]
 
     centre: Mapped[Centre | None] = relationship(lazy="joined")
     sede: Mapped[Sede | None] = relationship(lazy="joined")
+    institution: Mapped[Institution | None] = relationship(lazy="joined")
 
     @property
     def is_active(self) -> bool:  # flask-login refuses inactive accounts

@@ -108,6 +108,8 @@ class FamilyUnit(Base):
             postgresql_ops={"search_text": "gin_trgm_ops"},
             info={"dialect": "postgresql"},
         ).ddl_if(dialect="postgresql"),
+        # The sede inbox: a sede's open cases by due date (followup.queries).
+        Index("ix_family_units_followup_due_on", "followup_due_on"),
     )
 
     id: Mapped[intpk]
@@ -128,6 +130,15 @@ class FamilyUnit(Base):
     consent_witness: Mapped[str | None] = mapped_column(String(160))
     consent_on: Mapped[dt.date | None]
     notes: Mapped[str | None] = mapped_column(Text)
+    #: Follow-up state, kept by ``followup.services.refresh_case`` from the case's events (never set by
+    #: hand): when the next contact falls due (null once linked or closed), the first and the latest
+    #: contact, and when the case last moved to another sede. The inbox sorts and counts on them.
+    followup_due_on: Mapped[dt.date | None]
+    first_contact_on: Mapped[dt.date | None]
+    last_contact_on: Mapped[dt.date | None]
+    transferred_at: Mapped[dt.datetime | None]
+    #: The family has at least one protection-risk cause (kept with the causes by ``cases.services``).
+    protection_risk: Mapped[bool] = mapped_column(default=False)
     #: Folded (lower-case, unaccented) case number, names and CUIs of the members, for search.
     search_text: Mapped[str] = mapped_column(Text, default="")
     #: Random token of the form that registered the family: the same form sent again (a retry on a

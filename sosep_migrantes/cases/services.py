@@ -19,6 +19,7 @@ from ..core.timeutil import to_local
 from ..db import utcnow
 from ..extensions import db
 from ..reception.models import Arrival
+from .lifecycle import case_changed
 from .models import FamilyUnit, Member
 
 FAMILY_FIELDS = (
@@ -73,6 +74,7 @@ def _apply_family(family: FamilyUnit, data: dict[str, Any]) -> None:
     family.destination_municipality_id = data["destination_municipality"].id
     family.migration_reasons = list(data.get("migration_reasons") or [])
     family.protection_causes = list(data.get("protection_causes") or [])
+    family.protection_risk = bool(family.protection_causes)
 
 
 class MemberNames(Protocol):
@@ -123,6 +125,7 @@ def register_family(arrival: Arrival, data: dict[str, Any], user: User) -> Famil
         _apply_member(member, member_data, position)
         family.members.append(member)
     refresh_search_text(family)
+    case_changed(family, user)  # before the INSERT: its follow-up dates go in with it
     db.session.add(family)
     db.session.flush()
     audit.record(
@@ -175,6 +178,8 @@ def update_family(family: FamilyUnit, data: dict[str, Any], user: User) -> Famil
         version=family.version,
         actor_id=user.id,
     )
+    if "protection_causes" in changed:  # an urgent first contact, or no longer
+        case_changed(family, user)
     return family
 
 

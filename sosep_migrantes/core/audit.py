@@ -66,6 +66,13 @@ class AuditAction(enum.StrEnum):
     NEED_CREATE = "need:create"
     NEED_TOGGLE = "need:toggle"
     SLIP_PRINT = "slip:print"
+    FOLLOWUP_RECORD = "followup:record"
+    LINKAGE_CREATE = "linkage:create"
+    FAMILY_TRANSFER = "family:transfer"
+    FAMILY_CLOSE = "family:close"
+    FAMILY_REOPEN = "family:reopen"
+    #: A case with a protection-risk cause was opened (who read it, and when).
+    FAMILY_VIEW_PROTECTED = "family:view_protected"
 
 
 #: How an action reads in the history shown to staff; a stored action missing here is shown as its code.
@@ -95,6 +102,12 @@ ACTION_LABELS: dict[str, Any] = {
     AuditAction.NEED_CREATE: _l("Necesidad agregada al catálogo"),
     AuditAction.NEED_TOGGLE: _l("Necesidad activada o desactivada"),
     AuditAction.SLIP_PRINT: _l("Boleta de referencia impresa"),
+    AuditAction.FOLLOWUP_RECORD: _l("Seguimiento registrado"),
+    AuditAction.LINKAGE_CREATE: _l("Vinculación a un programa registrada"),
+    AuditAction.FAMILY_TRANSFER: _l("Caso trasladado a otra sede"),
+    AuditAction.FAMILY_CLOSE: _l("Caso cerrado"),
+    AuditAction.FAMILY_REOPEN: _l("Caso reabierto"),
+    AuditAction.FAMILY_VIEW_PROTECTED: _l("Consulta de un caso con riesgo de protección"),
 }
 
 

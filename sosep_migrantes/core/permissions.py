@@ -25,6 +25,8 @@ class Role(enum.StrEnum):
     COORDINATOR = "coordinator"
     RECEPTION = "reception"
     SEDE = "sede"
+    #: A partner institution's staff (OIM, Refugio de la Niñez): the referrals addressed to it, nothing else.
+    PARTNER = "partner"
 
 
 ROLE_LABELS = {
@@ -32,6 +34,7 @@ ROLE_LABELS = {
     Role.COORDINATOR: _l("Coordinación (nacional)"),
     Role.RECEPTION: _l("Recepción (centro)"),
     Role.SEDE: _l("Sede departamental"),
+    Role.PARTNER: _l("Institución aliada"),
 }
 
 
@@ -46,12 +49,28 @@ class Permission(enum.StrEnum):
     REFERRAL_CREATE = "referral:create"
     REFERRAL_UPDATE = "referral:update"
     AUDIT_VIEW = "audit:view"
+    #: The follow-up inbox (a sede's cases; a coordinator's, for any sede or the country).
+    FOLLOWUP_INBOX = "followup:inbox"
+    #: Record follow-ups, linkage, transfers, closures and reopenings (the sedes' work).
+    FOLLOWUP_RECORD = "followup:record"
+    #: The per-sede overview of follow-up work (coordinators).
+    FOLLOWUP_OVERVIEW = "followup:overview"
+    #: Answer the referrals addressed to one's own institution (partners).
+    REFERRAL_RESPOND = "referral:respond"
 
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     # Admins manage accounts and catalogues; they do not read families' data (least privilege).
     Role.ADMIN: frozenset({Permission.USER_MANAGE, Permission.CATALOG_MANAGE, Permission.AUDIT_VIEW}),
-    Role.COORDINATOR: frozenset({Permission.ARRIVAL_VIEW, Permission.CASE_VIEW, Permission.AUDIT_VIEW}),
+    Role.COORDINATOR: frozenset(
+        {
+            Permission.ARRIVAL_VIEW,
+            Permission.CASE_VIEW,
+            Permission.AUDIT_VIEW,
+            Permission.FOLLOWUP_INBOX,
+            Permission.FOLLOWUP_OVERVIEW,
+        }
+    ),
     Role.RECEPTION: frozenset(
         {
             Permission.ARRIVAL_VIEW,
@@ -64,8 +83,17 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
         }
     ),
     Role.SEDE: frozenset(
-        {Permission.CASE_VIEW, Permission.CASE_EDIT, Permission.REFERRAL_CREATE, Permission.REFERRAL_UPDATE}
+        {
+            Permission.CASE_VIEW,
+            Permission.CASE_EDIT,
+            Permission.REFERRAL_CREATE,
+            Permission.REFERRAL_UPDATE,
+            Permission.FOLLOWUP_INBOX,
+            Permission.FOLLOWUP_RECORD,
+        }
     ),
+    # No case:view: a partner reaches only its institution's referrals, through referrals.partner.
+    Role.PARTNER: frozenset({Permission.REFERRAL_RESPOND}),
 }
 
 

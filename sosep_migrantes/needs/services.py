@@ -11,7 +11,7 @@ from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 
 from ..auth.models import User
-from ..cases.models import CaseStatus, FamilyUnit, Member
+from ..cases.models import FamilyUnit, Member
 from ..catalogs.models import Need
 from ..core import audit
 from ..core.audit import AuditAction
@@ -134,9 +134,8 @@ def attend_need(family_need: FamilyNeed, data: dict[str, Any], user: User) -> Se
 
 
 def mark_referred(family: FamilyUnit, needs: Iterable[Need], member_ids: Iterable[int], user: User) -> None:
-    """Needs covered by a referral stop being pending: identified ones become *referred*, and a case
-    still *received* becomes *referred*; each change has its audit entry (the referral's own is the
-    caller's).
+    """Needs covered by a referral stop being pending: identified ones become *referred*; each change has
+    its audit entry (the referral's own is the caller's, and so is the case's status).
     """
     need_ids = {n.id for n in needs}
     members = set(member_ids)
@@ -156,12 +155,3 @@ def mark_referred(family: FamilyUnit, needs: Iterable[Need], member_ids: Iterabl
                 member_id=family_need.member_id,
                 actor_id=user.id,
             )
-    if family.status == CaseStatus.RECEIVED:
-        family.status = CaseStatus.REFERRED
-        audit.record(
-            AuditAction.FAMILY_STATUS,
-            "family",
-            family.id,
-            **{"from": CaseStatus.RECEIVED.value, "to": CaseStatus.REFERRED.value},
-            actor_id=user.id,
-        )

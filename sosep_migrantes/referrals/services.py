@@ -14,6 +14,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
 
 from ..auth.models import User
+from ..cases.lifecycle import case_changed
 from ..cases.models import FamilyUnit, Member
 from ..cases.queries import scoped_families
 from ..catalogs.models import Institution
@@ -196,7 +197,15 @@ def change_status(referral: Referral, to: ReferralStatus | str, note: str | None
         db.session.flush()
     except StaleDataError as exc:  # the case was edited at this very moment (its version moved on)
         raise ServiceError({"status": _("El caso cambió mientras tanto. Vuelva a intentarlo.")}) from exc
-    audit.record(STATUS_ACTIONS[to], "family", referral.family_id, referral_id=referral.id, actor_id=user.id)
+    audit.record(
+        STATUS_ACTIONS[to],
+        "family",
+        referral.family_id,
+        referral_id=referral.id,
+        institution=referral.institution.code,
+        actor_id=user.id,
+    )
+    case_changed(referral.family, user)
     return referral
 
 

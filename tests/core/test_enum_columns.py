@@ -11,7 +11,9 @@ from sosep_migrantes.cases.models import CaseStatus, FamilyUnit, Member
 from sosep_migrantes.catalogs.models import Need
 from sosep_migrantes.catalogs.services import by_code, centre_by_code
 from sosep_migrantes.core.permissions import Role
+from sosep_migrantes.core.timeutil import today_local
 from sosep_migrantes.extensions import db
+from sosep_migrantes.followup import services as followup_services
 from sosep_migrantes.needs import services as need_services
 from sosep_migrantes.needs.models import NeedStatus
 from sosep_migrantes.referrals.models import Priority, Referral, ReferralStatus
@@ -36,6 +38,10 @@ ENUM_COLUMNS = enum_columns()
 def test_every_status_role_mode_priority_and_kind_column_is_an_enum():
     assert {(table, column) for table, column, _enum in ENUM_COLUMNS} == {
         ("arrivals", "mode"),
+        ("case_closures", "kind"),
+        ("case_closures", "reason"),
+        ("followups", "contact_type"),
+        ("followups", "outcome"),
         ("centres", "mode"),
         ("family_needs", "status"),
         ("family_units", "consent_type"),
@@ -62,7 +68,8 @@ def test_each_enum_column_has_its_check_named_after_it_in_the_migrated_database(
 
 @pytest.fixture
 def case_with_everything(app, ctx):
-    """A user, an arrival, a family with a need and a sent referral: a row in every table with an enum."""
+    """A user, an arrival, a family with a need, a sent referral, a follow-up and its closure: a row in
+    every table with an enum."""
     user = make_user("reception", centre="FAG")
     family = make_family(user, make_arrival(user))
     need_services.record_needs(
@@ -70,6 +77,13 @@ def case_with_everything(app, ctx):
     )
     db.session.commit()
     refer(family, user, "SOSEP_SEDES", send=True)
+    followup_services.record_followup(
+        family,
+        {"contacted_on": today_local(), "contact_type": "phone", "outcome": "declined"},
+        user,
+    )
+    followup_services.close(family, {"reason": "declined"}, user)
+    db.session.commit()
     return family
 
 
@@ -92,10 +106,10 @@ def test_values_are_stored_as_the_same_strings_and_read_back_as_members(case_wit
         ),
         {"id": family_id},
     ).first()
-    assert tuple(stored) == ("referred", "written", "F")
+    assert tuple(stored) == ("closed", "written", "F")
     db.session.expire_all()
     family = db.session.get(FamilyUnit, family_id)
-    assert family.status is CaseStatus.REFERRED
+    assert family.status is CaseStatus.CLOSED
     assert tuple(db.session.execute(text("SELECT status, priority FROM referrals")).one()) == (
         "sent",
         "normal",

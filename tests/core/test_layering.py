@@ -27,7 +27,8 @@ LAYERS: list[set[str]] = [
     {"cases"},
     {"needs"},
     {"referrals"},
-    # Later modules go here, in order: followup, reports, api.
+    {"followup"},
+    # Later modules go here, in order: reports, api.
     # The app factory, the root commands, the tools that use everything, and the Alembic migrations.
     {"", "cli", "demo", "ops", "migrations"},
 ]
