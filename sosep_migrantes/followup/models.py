@@ -107,7 +107,7 @@ class FollowUp(Base):
 
 
 class Linkage(Base):
-    """A member, or the whole family, linked (*vinculada*) to a programme or service: what follow-up is for."""
+    """A member, or the whole family, linked (*vinculada*) to a programme or service."""
 
     __tablename__ = "linkages"
     __table_args__ = (

@@ -64,7 +64,7 @@ def status(facts: CaseFacts) -> CaseStatus:
 
 
 def first_contact_days(facts: CaseFacts, settings: Settings) -> int:
-    """Days after arrival (or reopening) until the first contact is due: fewer if urgent or a protection case."""
+    """Days after arrival (or reopening) to the first contact: fewer if urgent or a protection case."""
     if facts.urgent_referral or facts.protection_risk:
         return settings.urgent_first_contact_days
     return settings.first_contact_days

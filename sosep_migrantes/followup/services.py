@@ -185,7 +185,7 @@ def linkable_referrals(family: FamilyUnit) -> list[Referral]:
 
 
 def link(family: FamilyUnit, data: dict[str, Any], user: User) -> Linkage:
-    """Link a member, or the whole family, to a programme or service; a referral it follows becomes attended."""
+    """Link a member, or the whole family, to a programme or service (a referral it follows: attended)."""
     _refuse_if_closed(family, "linked_on")
     errors: dict[str, str] = {}
     _check_date(errors, "linked_on", data["linked_on"], family)
