@@ -110,6 +110,8 @@ class FamilyUnit(Base):
         ).ddl_if(dialect="postgresql"),
         # The sede inbox: a sede's open cases by due date (followup.queries).
         Index("ix_family_units_followup_due_on", "followup_due_on"),
+        # Days from arrival to first contact, per sede, over the last year (followup.queries).
+        Index("ix_family_units_first_contact_on", "first_contact_on"),
     )
 
     id: Mapped[intpk]

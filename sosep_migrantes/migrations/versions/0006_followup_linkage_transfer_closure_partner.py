@@ -151,6 +151,7 @@ def upgrade():
         batch_op.add_column(sa.Column('transferred_at', sa.DateTime(timezone=True), nullable=True))
         batch_op.add_column(sa.Column('protection_risk', sa.Boolean(), server_default=sa.false(), nullable=False))
         batch_op.create_index('ix_family_units_followup_due_on', ['followup_due_on'], unique=False)
+        batch_op.create_index('ix_family_units_first_contact_on', ['first_contact_on'], unique=False)
 
     with op.batch_alter_table('users', schema=None) as batch_op:
         batch_op.add_column(sa.Column('institution_id', sa.Integer(), nullable=True))
@@ -176,6 +177,7 @@ def downgrade():
         batch_op.drop_column('institution_id')
 
     with op.batch_alter_table('family_units', schema=None) as batch_op:
+        batch_op.drop_index('ix_family_units_first_contact_on')
         batch_op.drop_index('ix_family_units_followup_due_on')
         batch_op.drop_column('protection_risk')
         batch_op.drop_column('transferred_at')
