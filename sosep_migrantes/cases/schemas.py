@@ -6,7 +6,7 @@ import datetime as dt
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
-from marshmallow import EXCLUDE, ValidationError, fields, post_load, pre_load, validate, validates_schema
+from marshmallow import EXCLUDE, fields, post_load, pre_load, validate, validates_schema
 
 from ..catalogs.fields import CatalogCode, MunicipalityRef
 from ..catalogs.models import (
@@ -21,6 +21,7 @@ from ..catalogs.services import municipalities_per_department
 from ..core.cui import check_cui
 from ..core.schema import (
     AsciiInteger,
+    FilterSchema,
     InputSchema,
     UniqueList,
     boolean,
@@ -187,7 +188,7 @@ EARLIEST_ARRIVAL = dt.date(2014, 1, 1)
 _ARRIVAL_DAYS = validate.Range(min=EARLIEST_ARRIVAL, max=dt.date(2100, 12, 31))
 
 
-class CaseFilterSchema(InputSchema):
+class CaseFilterSchema(FilterSchema):
     """The case list's filters and page, from the session and the posted form (or the query string).
 
     Filters come from untrusted input and a bookmark may be old: :meth:`load_ignoring_errors` drops a
@@ -221,11 +222,3 @@ class CaseFilterSchema(InputSchema):
         data["q"] = (data.get("q") or "").strip()[:100] or None
         return data
 
-    def load_ignoring_errors(self, data: dict[str, Any]) -> dict[str, Any]:
-        """Load ``data``, leaving out (as if absent) each value that does not load."""
-        loaded: dict[str, Any]
-        try:
-            loaded = self.load(data)
-        except ValidationError as exc:
-            loaded = self.load({k: v for k, v in data.items() if k not in exc.messages})
-        return loaded

@@ -33,6 +33,22 @@ class InputSchema(Schema):
         return _strip_control(data)
 
 
+class FilterSchema(InputSchema):
+    """A list's filters: from untrusted input, and a bookmark may be old, so a bad value is dropped."""
+
+    class Meta:
+        unknown = EXCLUDE
+
+    def load_ignoring_errors(self, data: dict[str, Any]) -> dict[str, Any]:
+        """Load ``data``, leaving out (as if absent) each value that does not load."""
+        loaded: dict[str, Any]
+        try:
+            loaded = self.load(data)
+        except ValidationError as exc:
+            loaded = self.load({k: v for k, v in data.items() if k not in exc.messages})
+        return loaded
+
+
 def is_ascii_number(value: Any, max_digits: int = 9) -> bool:
     """'1304' yes; '²', '١٢' or a 20-digit number no (Python's isdigit() accepts the first two)."""
     text = str(value)

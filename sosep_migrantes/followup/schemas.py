@@ -3,12 +3,23 @@
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from marshmallow import EXCLUDE, validate
+from marshmallow import EXCLUDE, fields, validate
 
+from ..cases.models import CaseStatus
 from ..catalogs.fields import CatalogCode, MunicipalityRef
 from ..catalogs.models import Institution
-from ..core.schema import InputSchema, choice, date, integer, submission_token, text
+from ..core.schema import (
+    AsciiInteger,
+    FilterSchema,
+    InputSchema,
+    choice,
+    date,
+    integer,
+    submission_token,
+    text,
+)
 from .models import ClosureReason, ContactOutcome, ContactType
+from .queries import ALL, OPEN, Sort
 
 
 class _Schema(InputSchema):
@@ -57,3 +68,17 @@ class ClosureSchema(_Schema):
 
 class ReopenSchema(_Schema):
     note = text(required=True, max_length=4000)
+
+
+class InboxFilterSchema(FilterSchema):
+    """The inbox's filters, from the query string (none of them says anything about a person)."""
+
+    sede_id = AsciiInteger(6, data_key="sede")
+    status = fields.String(
+        load_default=OPEN, validate=validate.OneOf([OPEN, ALL, *(s.value for s in CaseStatus)])
+    )
+    overdue_only = fields.Boolean(data_key="overdue", load_default=False)
+    protection_only = fields.Boolean(data_key="protection", load_default=False)
+    municipality_id = AsciiInteger(6, data_key="municipality")
+    sort = fields.String(load_default=Sort.NEWEST, validate=validate.OneOf(Sort.ALL))
+    page = AsciiInteger(6, load_default=1, validate=validate.Range(min=1))

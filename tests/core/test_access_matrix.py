@@ -1,8 +1,8 @@
 """Access matrix: every URL x method against every kind of user.
 
 Each route in ``MATRIX`` says what it needs (nothing, a signed-in user, or a permission) and which
-object scope it reads through (a family or an arrival). For every kind of user the expected answer
-follows from that:
+object scope it reads through (a family, an arrival, or a referral addressed to a partner institution).
+For every kind of user the expected answer follows from that:
 
 - anonymous: 302 to /login, except the public routes (/login, /healthz, POST /language);
 - a user whose role lacks the permission: 403;
@@ -12,7 +12,10 @@ follows from that:
 A 500 is never an expected answer. Scoped routes are requested twice, once with the ids of the FAG
 side of the world (a family going to Cuilco, Huehuetenango) and once with those of the Tecún Umán
 side (a family going to Nebaj, Quiché), so both a user's own objects and someone else's are tried.
-Every HTML page a user may open is also searched for the other side's case numbers and names.
+The FAG side's referral goes to the OIM and the Tecún Umán side's to Refugio de la Niñez, so each
+partner institution's user has one of its own and one of another institution's. Every HTML page a user
+may open is also searched for what they may not see: the other side's case numbers and names, and, for a
+partner, any case number or link to a case.
 
 Several users take part, so the set-up runs in its own application context and each user gets a
 fresh test client: a shared context would cache the signed-in user across clients.
@@ -21,6 +24,7 @@ fresh test client: a shared context would cache the signed-in user across client
 from __future__ import annotations
 
 import enum
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -38,6 +42,7 @@ from sosep_migrantes.needs import services as need_services
 from sosep_migrantes.needs.schemas import NeedsBatchSchema
 from tests.factories import PASSWORD, make_arrival, make_family, make_user, member
 from tests.referrals.helpers import refer
+from tests.referrals.partners import make_partner
 
 P = Permission
 
@@ -50,6 +55,7 @@ class Kind:
     role: str | None  # None: not signed in
     centre: str | None = None
     sede: str | None = None
+    institution: str | None = None
 
 
 USERS: dict[str, Kind] = {
@@ -60,13 +66,18 @@ USERS: dict[str, Kind] = {
     "reception_tecun": Kind("reception", centre="TECUN_UMAN"),
     "sede_huehuetenango": Kind("sede", sede="HUEHUETENANGO"),
     "sede_quiche": Kind("sede", sede="QUICHE"),
+    "partner_oim": Kind("partner", institution="OIM"),
+    "partner_refugio": Kind("partner", institution="REFUGIO_NINEZ"),
 }
 
 #: The two sides of the world: what was registered at FAG (going to Cuilco) and at Tecún Umán (Nebaj).
 FAG, TECUN = "fag", "tecun"
+#: The institution each side's referral is addressed to.
+REFERRED_TO = {FAG: "OIM", TECUN: "REFUGIO_NINEZ"}
 
 #: Who may see each side's objects, given the permission to read them at all. A sede works on the
-#: cases going to its territory but sees no arrivals (it has no ``arrival:view``).
+#: cases going to its territory but sees no arrivals (it has no ``arrival:view``). A partner
+#: institution sees the referrals addressed to it (``partner_referral``), and no case.
 SCOPE: dict[str, dict[str, frozenset[str]]] = {
     "family": {
         FAG: frozenset({"coordinator", "reception_fag", "sede_huehuetenango"}),
@@ -75,6 +86,10 @@ SCOPE: dict[str, dict[str, frozenset[str]]] = {
     "arrival": {
         FAG: frozenset({"coordinator", "reception_fag"}),
         TECUN: frozenset({"coordinator", "reception_tecun"}),
+    },
+    "partner_referral": {
+        FAG: frozenset({"partner_oim"}),
+        TECUN: frozenset({"partner_refugio"}),
     },
 }
 
@@ -200,6 +215,37 @@ MATRIX: tuple[Route, ...] = (
     Route("/referrals/<int:referral_id>/status", "POST", P.REFERRAL_UPDATE, scope="family", ok=INVALID),
     Route("/referrals/<int:referral_id>/slip.pdf", "GET", P.CASE_VIEW, scope="family", ok=PDF),
     Route("/arrivals/<int:arrival_id>/slips.pdf", "GET", P.CASE_VIEW, scope="arrival", ok=PDF),
+    # followup: the inbox and the view per sede read through the case scope; the forms write (sedes only)
+    Route("/followup/", "GET", P.FOLLOWUP_INBOX),
+    Route("/followup/sedes", "GET", P.FOLLOWUP_OVERVIEW),
+    Route("/cases/<int:family_id>/followups/new", "GET", P.FOLLOWUP_RECORD, scope="family"),
+    Route("/cases/<int:family_id>/followups/new", "POST", P.FOLLOWUP_RECORD, scope="family", ok=INVALID),
+    Route("/cases/<int:family_id>/linkages/new", "GET", P.FOLLOWUP_RECORD, scope="family"),
+    Route("/cases/<int:family_id>/linkages/new", "POST", P.FOLLOWUP_RECORD, scope="family", ok=INVALID),
+    Route("/cases/<int:family_id>/transfer", "GET", P.FOLLOWUP_RECORD, scope="family"),
+    Route("/cases/<int:family_id>/transfer", "POST", P.FOLLOWUP_RECORD, scope="family", ok=INVALID),
+    Route("/cases/<int:family_id>/close", "GET", P.FOLLOWUP_RECORD, scope="family"),
+    Route("/cases/<int:family_id>/close", "POST", P.FOLLOWUP_RECORD, scope="family", ok=INVALID),
+    Route("/cases/<int:family_id>/reopen", "GET", P.FOLLOWUP_RECORD, scope="family"),
+    # The case is open: asking to reopen it is refused beside the field.
+    Route("/cases/<int:family_id>/reopen", "POST", P.FOLLOWUP_RECORD, scope="family", ok=INVALID),
+    # partner institutions
+    Route("/partner/", "GET", P.REFERRAL_RESPOND),
+    Route("/partner/referrals/<int:referral_id>", "GET", P.REFERRAL_RESPOND, scope="partner_referral"),
+    Route(
+        "/partner/referrals/<int:referral_id>/status",
+        "POST",
+        P.REFERRAL_RESPOND,
+        scope="partner_referral",
+        ok=INVALID,
+    ),
+    Route(
+        "/partner/referrals/<int:referral_id>/slip.pdf",
+        "GET",
+        P.REFERRAL_RESPOND,
+        scope="partner_referral",
+        ok=PDF,
+    ),
     # Last: it ends the session the other requests share.
     Route("/logout", "POST", Access.SIGNED_IN, ok=TO_LOGIN),
 )
@@ -257,7 +303,13 @@ def _record_need(family, user, code: str) -> int:
 @pytest.fixture
 def world(app: Flask) -> Iterator[World]:
     with app.app_context():
-        users = {name: make_user(k.role, centre=k.centre, sede=k.sede) for name, k in USERS.items() if k.role}
+        users = {
+            name: make_partner(k.institution)
+            if k.institution
+            else make_user(k.role, centre=k.centre, sede=k.sede)
+            for name, k in USERS.items()
+            if k.role
+        }
         fag_desk, tecun_desk = users["reception_fag"], users["reception_tecun"]
         fag = make_arrival(fag_desk, centre="FAG")
         tecun = make_arrival(tecun_desk, centre="TECUN_UMAN", mode="land", country="MX")
@@ -274,7 +326,7 @@ def world(app: Flask) -> Iterator[World]:
         sides, markers = {}, {}
         for side, family, arrival, desk in ((FAG, cuilco, fag, fag_desk), (TECUN, nebaj, tecun, tecun_desk)):
             need_id = _record_need(family, desk, "MEDICAL")
-            referral = refer(family, desk, send=True)
+            referral = refer(family, desk, REFERRED_TO[side], send=True)
             sides[side] = {
                 "family_id": family.id,
                 "arrival_id": arrival.id,
@@ -289,6 +341,12 @@ def world(app: Flask) -> Iterator[World]:
                     f'/cases/{family.id}"',
                 ],
                 "arrival": [f'/arrivals/{arrival.id}"'],
+                # What the referral's institution sees of it: the slip number and the referred persons.
+                "partner_referral": [
+                    referral.number,
+                    family.members[0].surnames,
+                    f'/partner/referrals/{referral.id}"',
+                ],
             }
         sede = by_code(Sede, SEDE_SAVED)
         need = by_code(Need, NEED_TOGGLED)
@@ -350,13 +408,25 @@ def test_every_route_is_in_the_matrix(app: Flask):
 
 
 def _hidden_markers(world: World, user: str) -> list[str]:
-    """What must never show on this user's pages: the objects of the side out of their scope."""
-    hidden = []
+    """What must never show on this user's pages: the objects of the scopes they are out of, except
+    what they see through another scope (a partner sees its referral's number and persons, not the case).
+    """
+    hidden: list[str] = []
+    seen: set[str] = set()
     for scope, sides in SCOPE.items():
         for side, seen_by in sides.items():
-            if user not in seen_by:
-                hidden += world.markers[side][scope]
-    return hidden
+            markers = world.markers[side][scope]
+            if user in seen_by:
+                seen.update(markers)
+            else:
+                hidden += markers
+    return [marker for marker in hidden if marker not in seen]
+
+
+def _shows(body: str, marker: str) -> bool:
+    """``marker`` on the page, not as the end of a longer code: the case number FAG-2026-00001 is not
+    shown by the slip number REF-FAG-2026-00001."""
+    return re.search(rf"(?<![\w-]){re.escape(marker)}", body) is not None
 
 
 @pytest.mark.parametrize("user", list(USERS))
@@ -383,7 +453,7 @@ def test_access_matrix(app: Flask, world: World, user: str):
                 failures.append(f"{where}: expected {want.label}, got {got}")
             elif response.status_code == 200 and response.mimetype == "text/html":
                 body = response.get_data(as_text=True)
-                leaked = [marker for marker in hidden if marker in body]
+                leaked = [marker for marker in hidden if _shows(body, marker)]
                 if leaked:
                     failures.append(f"{where}: shows what is out of {user}'s scope: {leaked}")
     assert not failures, f"{user}:\n" + "\n".join(failures)
