@@ -250,7 +250,16 @@ def transfer(family: FamilyUnit, data: dict[str, Any], user: User) -> CaseTransf
     new_sede = sede_for_municipality(municipality.id)
     if municipality.id == old_municipality_id:
         raise ServiceError({"municipality": _("La familia ya tiene ese municipio como destino.")})
-    if new_sede is not None and old_sede is not None and new_sede.id == old_sede.id:
+    if new_sede is None:
+        raise ServiceError(
+            {
+                "municipality": _(
+                    "Ninguna sede cubre ese municipio todavía: pida a la administración que lo asigne a una "
+                    "sede antes de trasladar el caso."
+                )
+            }
+        )
+    if old_sede is not None and new_sede.id == old_sede.id:
         raise ServiceError(
             {
                 "municipality": _(
@@ -263,7 +272,7 @@ def transfer(family: FamilyUnit, data: dict[str, Any], user: User) -> CaseTransf
     record = CaseTransfer(
         family_id=family.id,
         from_sede_id=old_sede.id if old_sede else None,
-        to_sede_id=new_sede.id if new_sede else None,
+        to_sede_id=new_sede.id,
         from_municipality_id=old_municipality_id,
         to_municipality_id=municipality.id,
         reason=data["reason"],

@@ -43,6 +43,7 @@ from .models import (
     CaseClosure,
     CaseTransfer,
     ClosureKind,
+    ContactOutcome,
     FollowUp,
     Linkage,
 )
@@ -56,6 +57,13 @@ from .schemas import (
 )
 
 bp = Blueprint("followup", __name__)
+
+#: What a contact's outcome suggests doing next, said after it is saved.
+NEXT_STEP_HINTS = {
+    ContactOutcome.MOVED: _l("Si la familia se mudó al territorio de otra sede, use «Trasladar»."),
+    ContactOutcome.REMIGRATED: _l("Si la familia volvió a migrar, puede cerrar el caso con ese motivo."),
+    ContactOutcome.DECLINED: _l("Si la familia no desea los servicios, puede cerrar el caso con ese motivo."),
+}
 
 #: Where "new since my last visit" starts, for the rest of this sign-in.
 INBOX_SINCE_KEY = "inbox_since"
@@ -286,7 +294,7 @@ def _handle(family_id: int, kind: str) -> ResponseReturnValue:
         with unit_of_work():
             if _already_saved(action, family, token):
                 raise AlreadySaved
-            action.service(family, action.schema().load(values), current_user)
+            saved = action.service(family, action.schema().load(values), current_user)
     except (ValidationError, ServiceError) as exc:
         family = get_family(current_user, family_id) or abort(404)
         return _form(family, action, values, form_errors(exc), 400)
@@ -306,6 +314,8 @@ def _handle(family_id: int, kind: str) -> ResponseReturnValue:
         )
         return redirect(url_for("followup.inbox"))
     flash(str(action.done), "success")
+    if isinstance(saved, FollowUp) and saved.outcome in NEXT_STEP_HINTS:
+        flash(str(NEXT_STEP_HINTS[ContactOutcome(saved.outcome)]), "info")
     return redirect(url_for("cases.detail", family_id=family.id, _anchor="followup"))
 
 

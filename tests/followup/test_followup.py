@@ -451,3 +451,39 @@ def test_the_sede_inbox_ignores_members_of_families_only_by_their_head(client, d
     login(client, huehue)
     body = client.get("/followup/").get_data(as_text=True)
     assert "Ana Us Tzoc" in body and "Luis" not in body
+
+
+def test_a_transfer_to_a_municipality_no_sede_covers_is_refused(desk, huehue):
+    from sosep_migrantes.catalogs.models import Municipality, sede_municipalities
+
+    family = family_arrived(desk, 5)
+    covering = db.session.execute(
+        select(sede_municipalities).where(sede_municipalities.c.municipality_id == NEBAJ)
+    ).all()
+    db.session.execute(sede_municipalities.delete().where(sede_municipalities.c.municipality_id == NEBAJ))
+    try:
+        with pytest.raises(services.ServiceError) as refused:
+            services.transfer(
+                family, {"municipality": db.session.get(Municipality, NEBAJ), "reason": "Se mudó"}, huehue
+            )
+        assert "Ninguna sede cubre ese municipio" in refused.value.errors["municipality"]
+    finally:
+        db.session.rollback()
+    assert len(covering) == 1
+    assert (
+        db.session.execute(
+            select(sede_municipalities).where(sede_municipalities.c.municipality_id == NEBAJ)
+        ).all()
+        == covering
+    )
+
+
+def test_an_outcome_suggests_the_next_step(client, desk, huehue):
+    family = family_arrived(desk, 5)
+    login(client, huehue)
+    response = client.post(
+        f"/cases/{family.id}/followups/new",
+        data={"contacted_on": today_local().isoformat(), "contact_type": "phone", "outcome": "remigrated"},
+        follow_redirects=True,
+    )
+    assert "puede cerrar el caso con ese motivo" in response.get_data(as_text=True)
