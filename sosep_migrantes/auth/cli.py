@@ -23,9 +23,15 @@ users_cli = AppGroup("users", help="Gestionar cuentas de usuario.")
 @click.option("--role", required=True, type=click.Choice([r.value for r in Role]))
 @click.option("--centre", help="Código del centro (FAG, LA_AURORA, TECUN_UMAN) para recepción.")
 @click.option("--sede", help="Código de la sede (p. ej. HUEHUETENANGO) para usuarios de sede.")
+@click.option("--institution", help="Código de la institución (p. ej. OIM) para instituciones aliadas.")
 @click.option("--full-name", default=None, help="Nombre completo (por defecto, el nombre de usuario).")
 def create_user_command(
-    username: str, role: str, centre: str | None, sede: str | None, full_name: str | None
+    username: str,
+    role: str,
+    centre: str | None,
+    sede: str | None,
+    institution: str | None,
+    full_name: str | None,
 ) -> None:
     """Create a user; the password is read from standard input (one line)."""
     if sys.stdin.isatty():
@@ -38,6 +44,7 @@ def create_user_command(
         "role": role,
         "centre": centre,
         "sede": sede,
+        "institution": institution,
         "password": password,
     }
     try:

@@ -51,6 +51,8 @@ class UserSchema(InputSchema):
     role = choice([r.value for r in Role], _l("Elija un rol."), required=True)
     centre = fields.String(allow_none=True)
     sede = fields.String(allow_none=True)
+    #: The partner institution's catalogue code (partner users only).
+    institution = fields.String(allow_none=True)
     password = _password(required=False)
     is_active = boolean()
 
@@ -61,6 +63,10 @@ class UserSchema(InputSchema):
             errors["centre"] = str(_l("Un usuario de recepción debe tener un centro."))
         if data.get("role") == Role.SEDE and not data.get("sede"):
             errors["sede"] = str(_l("Un usuario de sede debe tener una sede."))
+        if data.get("role") == Role.PARTNER and not data.get("institution"):
+            errors["institution"] = str(
+                _l("Un usuario de una institución aliada debe tener una institución.")
+            )
         raise_if(errors)
 
 

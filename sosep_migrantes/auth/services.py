@@ -9,7 +9,8 @@ from typing import Any
 from flask_babel import gettext as _
 from sqlalchemy import func, select
 
-from ..catalogs.services import centre_by_code, sede_by_code
+from ..catalogs.models import Institution
+from ..catalogs.services import by_code, centre_by_code, sede_by_code
 from ..core import audit
 from ..core.audit import AuditAction
 from ..core.errors import ServiceError
@@ -60,19 +61,27 @@ def _bind(user: User, data: dict[str, Any]) -> None:
     # half-changed (a reception user without its centre) breaks the table's role checks.
     centre = centre_by_code(data.get("centre") or "") if role is Role.RECEPTION else None
     sede = sede_by_code(data.get("sede") or "") if role is Role.SEDE else None
+    institution = by_code(Institution, data.get("institution") or "") if role is Role.PARTNER else None
     if role is Role.RECEPTION and centre is None:
         errors["centre"] = _("Elija un centro de recepción de la lista.")
     if role is Role.SEDE and sede is None:
         errors["sede"] = _("Elija una sede de la lista.")
+    # A deactivated institution takes no new users, but one of its users can still be edited.
+    if role is Role.PARTNER and (
+        institution is None or not (institution.is_active or institution.id == user.institution_id)
+    ):
+        errors["institution"] = _("Elija una institución de la lista.")
     if errors:
         raise ServiceError(errors)
     user.centre_id = centre.id if centre else None
     user.sede_id = sede.id if sede else None
+    user.institution_id = institution.id if institution else None
     user.role = role
 
 
 def create_user(data: dict[str, Any], actor: User | None = None) -> User:
-    """Create an account bound to its centre or sede. The password is hashed with argon2id."""
+    """Create an account bound to its centre, sede or (partners) institution. The password is hashed
+    with argon2id."""
     username = data["username"].strip().lower()
     if db.session.scalar(select(User.id).where(User.username == username)):
         raise ServiceError({"username": _("Ya existe un usuario con ese nombre.")})

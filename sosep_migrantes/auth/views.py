@@ -12,7 +12,8 @@ from flask_babel import refresh as refresh_locale
 from flask_login import current_user, login_user, logout_user
 from marshmallow import ValidationError
 
-from ..catalogs.services import all_centres, all_sedes
+from ..catalogs.models import Institution
+from ..catalogs.services import active_items, all_centres, all_sedes
 from ..core.audit import AuditEvent
 from ..core.errors import ServiceError
 from ..core.forms import form_errors, form_to_data
@@ -115,7 +116,16 @@ def _user_form(
         role_labels=ROLE_LABELS,
         centre_options=[(c.code, f"{c.code} · {c.name}") for c in all_centres()],
         sede_options=[(s.code, s.name) for s in all_sedes()],
+        institution_options=_institution_options(user),
     ), status
+
+
+def _institution_options(user: User | None) -> list[tuple[str, str]]:
+    """The active institutions, and the user's own if it has been deactivated since (so it stays shown)."""
+    institutions = list(active_items(Institution))
+    if user is not None and user.institution is not None and user.institution not in institutions:
+        institutions.append(user.institution)
+    return [(i.code, i.name) for i in institutions]
 
 
 @bp.get("/admin/users")
@@ -150,6 +160,7 @@ def edit_user(user_id: int) -> ResponseReturnValue:
             "role": user.role,
             "centre": user.centre.code if user.centre else "",
             "sede": user.sede.code if user.sede else "",
+            "institution": user.institution.code if user.institution else "",
             "is_active": user.is_active_account,
         }
         return _user_form(user, values, {})
