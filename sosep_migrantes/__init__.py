@@ -93,12 +93,24 @@ def _register_blueprints(app: Flask) -> None:
     from .cases.views import bp as cases_bp
     from .catalogs.views import bp as catalogs_bp
     from .core.views import bp as core_bp
-    from .followup import services as _followup_services  # noqa: F401  (keeps each case's status)
+    from .followup.views import bp as followup_bp
     from .needs.views import bp as needs_bp
     from .reception.views import bp as reception_bp
+    from .referrals.partner import bp as partner_bp
     from .referrals.views import bp as referrals_bp
 
-    for bp in (core_bp, auth_bp, catalogs_bp, reception_bp, desk_bp, cases_bp, needs_bp, referrals_bp):
+    for bp in (
+        core_bp,
+        auth_bp,
+        catalogs_bp,
+        reception_bp,
+        desk_bp,
+        cases_bp,
+        needs_bp,
+        referrals_bp,
+        followup_bp,
+        partner_bp,
+    ):
         app.register_blueprint(bp)
 
 

@@ -21,6 +21,8 @@ def index() -> ResponseReturnValue:
         return redirect(url_for("desk.arrivals"))
     if current_user.can(Permission.CASE_VIEW):
         return redirect(url_for("cases.list_cases"))
+    if current_user.can(Permission.REFERRAL_RESPOND):  # a partner institution: its referrals
+        return redirect(url_for("partner.home"))
     return redirect(url_for("auth.users"))
 
 

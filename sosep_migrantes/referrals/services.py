@@ -8,7 +8,7 @@ from typing import Any, cast
 
 from flask_babel import force_locale
 from flask_babel import gettext as _
-from sqlalchemy import CursorResult, Select, select, update
+from sqlalchemy import CursorResult, Select, false, select, update
 from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
@@ -57,6 +57,9 @@ STATUS_ACTIONS: dict[ReferralStatus, AuditAction] = {
 }
 #: Referrals that ended without the family being served: their institution may be suggested again.
 CLOSED_WITHOUT_SERVICE = frozenset({S.CANCELLED, S.REJECTED})
+#: The moves that answer a referral: a partner institution may record these (sending and cancelling
+#: are SOSEP's), and the case pages show the latest with who gave it.
+ANSWERS = frozenset({S.ACCEPTED, S.REJECTED, S.ATTENDED, S.NOT_LOCATED})
 
 
 def scoped_referrals(user: User) -> Select[Referral]:
@@ -82,6 +85,46 @@ def get_referral(user: User, referral_id: int, *, for_update: bool = False) -> R
     return db.session.scalar(stmt)
 
 
+def partner_referrals(user: User) -> Select[Referral]:
+    """The referrals a partner institution's user may see: those addressed to its institution that have a
+    slip (sent or later). A draft was never handed over and a cancelled one is withdrawn: neither is shown.
+
+    Every partner page and PDF starts from here; anything else answers 404.
+    """
+    if user.institution_id is None:
+        return select(Referral).where(false())
+    return select(Referral).where(Referral.institution_id == user.institution_id, Referral.has_slip)
+
+
+def get_partner_referral(user: User, referral_id: int, *, for_update: bool = False) -> Referral | None:
+    """The referral if it is addressed to the partner's institution (see :func:`get_referral` on locking)."""
+    stmt = (
+        partner_referrals(user)
+        .where(Referral.id == referral_id)
+        .options(selectinload(Referral.members), selectinload(Referral.events))
+    )
+    if for_update:
+        stmt = stmt.with_for_update(of=Referral)
+    return db.session.scalar(stmt)
+
+
+def answer_referral(referral: Referral, to: ReferralStatus | str, note: str | None, user: User) -> Referral:
+    """A partner institution's answer to a referral: accepted, rejected, attended or family not located.
+
+    Only those moves: sending and cancelling stay with SOSEP's staff. The rest (legal moves, the note a
+    rejection needs, the audit event, the case's status) is :func:`change_status`'s.
+    """
+    if ReferralStatus(to) not in ANSWERS:
+        raise ServiceError({"status": _("Elija una de las respuestas de la lista.")})
+    return change_status(referral, to, note, user)
+
+
+def latest_answer(referral: Referral) -> ReferralEvent | None:
+    """The last answer recorded on the referral (by the institution, or by SOSEP's staff for it)."""
+    answers = [e for e in referral.events if e.to_status in ANSWERS]
+    return answers[-1] if answers else None
+
+
 def submitted_referral(user: User, token: str | None) -> Referral | None:
     """The referral a form with this one-time token already created, if any."""
     if not token:
@@ -90,8 +133,12 @@ def submitted_referral(user: User, token: str | None) -> Referral | None:
 
 
 def family_referrals(family: FamilyUnit) -> Sequence[Referral]:
+    """The family's referrals with their events (the case page shows each one's latest answer)."""
     return db.session.scalars(
-        select(Referral).where(Referral.family_id == family.id).order_by(Referral.id)
+        select(Referral)
+        .where(Referral.family_id == family.id)
+        .options(selectinload(Referral.events))
+        .order_by(Referral.id)
     ).all()
 
 
