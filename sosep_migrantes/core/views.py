@@ -19,6 +19,8 @@ bp = Blueprint("core", __name__)
 def index() -> ResponseReturnValue:
     if current_user.can(Permission.ARRIVAL_CREATE):
         return redirect(url_for("desk.arrivals"))
+    if current_user.can(Permission.FOLLOWUP_RECORD):  # a sede: its follow-up inbox
+        return redirect(url_for("followup.inbox"))
     if current_user.can(Permission.CASE_VIEW):
         return redirect(url_for("cases.list_cases"))
     if current_user.can(Permission.REFERRAL_RESPOND):  # a partner institution: its referrals

@@ -487,3 +487,9 @@ def test_an_outcome_suggests_the_next_step(client, desk, huehue):
         follow_redirects=True,
     )
     assert "puede cerrar el caso con ese motivo" in response.get_data(as_text=True)
+
+
+def test_a_sede_user_starts_at_its_inbox(client, huehue):
+    login(client, huehue)
+    assert client.get("/").location == "/followup/"
+    assert 'href="/followup/">Seguimiento</a>' in client.get("/followup/").get_data(as_text=True)
