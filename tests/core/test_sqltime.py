@@ -43,5 +43,6 @@ def test_local_date_is_guatemala_calendar_day(ctx):
 
 
 def test_days_between_and_month_of(ctx):
-    assert db.session.scalar(select(days_between(_date(dt.date(2026, 2, 27)), _date(dt.date(2026, 3, 2))))) == 3
+    february, march = _date(dt.date(2026, 2, 27)), _date(dt.date(2026, 3, 2))
+    assert db.session.scalar(select(days_between(february, march))) == 3
     assert db.session.scalar(select(month_of(_date(dt.date(2026, 3, 2))))) == "2026-03"
