@@ -55,6 +55,8 @@ class Permission(enum.StrEnum):
     FOLLOWUP_RECORD = "followup:record"
     #: The per-sede overview of follow-up work (coordinators).
     FOLLOWUP_OVERVIEW = "followup:overview"
+    #: The protocol reports, for the user's scope (a centre, a sede's territory, the country).
+    REPORT_VIEW = "report:view"
     #: Answer the referrals addressed to one's own institution (partners).
     REFERRAL_RESPOND = "referral:respond"
 
@@ -69,6 +71,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.AUDIT_VIEW,
             Permission.FOLLOWUP_INBOX,
             Permission.FOLLOWUP_OVERVIEW,
+            Permission.REPORT_VIEW,
         }
     ),
     Role.RECEPTION: frozenset(
@@ -80,6 +83,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.CASE_EDIT,
             Permission.REFERRAL_CREATE,
             Permission.REFERRAL_UPDATE,
+            Permission.REPORT_VIEW,
         }
     ),
     Role.SEDE: frozenset(
@@ -90,6 +94,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.REFERRAL_UPDATE,
             Permission.FOLLOWUP_INBOX,
             Permission.FOLLOWUP_RECORD,
+            Permission.REPORT_VIEW,
         }
     ),
     # No case:view: a partner reaches only its institution's referrals, through referrals.partner.

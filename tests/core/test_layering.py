@@ -28,7 +28,8 @@ LAYERS: list[set[str]] = [
     {"needs"},
     {"referrals"},
     {"followup"},
-    # Later modules go here, in order: reports, api.
+    {"reports"},
+    # Later modules go here: api.
     # The app factory, the root commands, the tools that use everything, and the Alembic migrations.
     {"", "cli", "demo", "ops", "migrations"},
 ]
