@@ -322,7 +322,7 @@ def test_the_inbox_shows_the_sede_its_own_families_with_counts(client, desk, hue
     assert elsewhere.case_number not in body
     assert re.search(r"<strong>3</strong> abiertas", body)
     assert re.search(r"<strong>1</strong> con seguimiento vencido", body)
-    assert re.search(r"<strong>1</strong> vencen esta semana", body)
+    assert re.search(r"<strong>1</strong> vence esta semana", body)
     assert "Vencido hace 5 días" in body
     only_overdue = client.get("/followup/?overdue=1").get_data(as_text=True)
     assert overdue.case_number in only_overdue and this_week.case_number not in only_overdue
@@ -334,9 +334,9 @@ def test_new_since_the_last_visit(client, app, desk, huehue):
     login(client, huehue)
     family_arrived(desk, 2)
     first = client.get("/followup/").get_data(as_text=True)
-    assert re.search(r"<strong>1</strong> nuevas desde su última visita", first)
+    assert re.search(r"<strong>1</strong> nueva desde su última visita", first)
     # Same sign-in: the count stays until the user signs in again.
-    assert re.search(r"<strong>1</strong> nuevas", client.get("/followup/").get_data(as_text=True))
+    assert re.search(r"<strong>1</strong> nueva ", client.get("/followup/").get_data(as_text=True))
     again = app.test_client()
     login(again, huehue)
     assert re.search(r"<strong>0</strong> nuevas", again.get("/followup/").get_data(as_text=True))
