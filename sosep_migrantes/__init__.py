@@ -120,6 +120,7 @@ def _register_cli(app: Flask) -> None:
     from .cli import setup_command
     from .demo.cli import demo_data_command
     from .ops.cli import backup_command, restore_command
+    from .reports.cli import report_command
 
     app.cli.add_command(users_cli)
     app.cli.add_command(catalogs_cli)
@@ -127,3 +128,4 @@ def _register_cli(app: Flask) -> None:
     app.cli.add_command(demo_data_command)
     app.cli.add_command(backup_command)
     app.cli.add_command(restore_command)
+    app.cli.add_command(report_command)

@@ -49,8 +49,8 @@ def formula_institution(ctx):
     db.session.commit()
 
 
-@pytest.fixture
-def report(ctx, formula_institution) -> Report:
+def make_november() -> None:
+    """A family at FAG (Cuilco: Huehuetenango's sede) referred twice, and one at Tecún Umán (Nebaj)."""
     fag = make_user("reception", centre="FAG")
     tecun = make_user("reception", centre="TECUN_UMAN")
     mother = make_family(
@@ -70,6 +70,11 @@ def report(ctx, formula_institution) -> Report:
     )
     refer(mother, fag, "OIM", send=True)
     refer(mother, fag, "SOSEP_HOGARES", send=True)
+
+
+@pytest.fixture
+def report(ctx, formula_institution) -> Report:
+    make_november()
     return build_report(make_user("coordinator"), NOVEMBER, "Nacional")
 
 
