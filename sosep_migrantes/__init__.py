@@ -93,6 +93,7 @@ def _register_blueprints(app: Flask) -> None:
     from .cases.views import bp as cases_bp
     from .catalogs.views import bp as catalogs_bp
     from .core.views import bp as core_bp
+    from .followup import history as _followup_history  # noqa: F401  (the case page's timeline)
     from .followup.views import bp as followup_bp
     from .needs.views import bp as needs_bp
     from .reception.views import bp as reception_bp

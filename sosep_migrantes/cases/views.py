@@ -103,6 +103,12 @@ def case_page_part(part: Callable[[FamilyUnit], dict[str, Any]]) -> Callable[[Fa
 @permission_required(Permission.CASE_VIEW)
 def detail(family_id: int) -> ResponseReturnValue:
     family = queries.get_family(current_user, family_id) or abort(404)
+    if family.protection_risk or family.protection_causes:
+        # Who read a case at risk, and when: saved before the page is drawn, so no reading goes unrecorded.
+        with unit_of_work():
+            audit.record(
+                audit.AuditAction.FAMILY_VIEW_PROTECTED, "family", family.id, actor_id=current_user.id
+            )
     parts: dict[str, Any] = {}
     for part in CASE_PAGE_PARTS:
         parts.update(part(family))
@@ -110,7 +116,6 @@ def detail(family_id: int) -> ResponseReturnValue:
         "cases/detail.html",
         family=family,
         sede=sede_for_municipality(family.destination_municipality_id),
-        history=audit.history("family", family.id),
         duplicates=queries.possible_duplicates(current_user, family),
         **parts,
     )

@@ -110,7 +110,7 @@ def _by_id(
     if not ids:
         return {}
     rows = db.session.execute(select(id_col, model).where(id_col.in_(ids), family_col == family.id))
-    return {row_id: row for row_id, row in rows.tuples()}
+    return {row_id: row for row_id, row in rows}
 
 
 def _ids(events: Iterable[AuditEvent], key: str, actions: Iterable[str]) -> set[int]:
