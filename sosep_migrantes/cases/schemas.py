@@ -221,4 +221,3 @@ class CaseFilterSchema(FilterSchema):
     def clean_search(self, data: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
         data["q"] = (data.get("q") or "").strip()[:100] or None
         return data
-
