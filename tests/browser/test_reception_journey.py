@@ -334,7 +334,13 @@ def test_sede_sees_the_cases_of_its_territory_only(app, page: Page) -> None:
         make_user("sede", sede="QUICHE", username="sede.quiche")
 
     log_in(page, "sede.huehuetenango")
-    expect(page.get_by_role("heading", name="Unidades familiares")).to_be_visible()  # a sede starts at Casos
+    # A sede starts at its follow-up inbox, where the new family is waiting.
+    expect(
+        page.get_by_role("heading", name="Bandeja de seguimiento · Sede Departamental de Huehuetenango")
+    ).to_be_visible()
+    expect(page.get_by_role("link", name=case_number)).to_be_visible()
+    main_nav(page).get_by_role("link", name="Casos").click()
+    expect(page.get_by_role("heading", name="Unidades familiares")).to_be_visible()
     expect(main_nav(page).get_by_role("link", name="Llegadas")).to_have_count(0)
     expect(page.get_by_text("1 unidad familiar encontrada")).to_be_visible()
     row = page.get_by_role("row").filter(has=page.get_by_role("link", name=case_number))
@@ -345,6 +351,8 @@ def test_sede_sees_the_cases_of_its_territory_only(app, page: Page) -> None:
     log_out(page)
 
     log_in(page, "sede.quiche")
+    expect(page.get_by_role("link", name=case_number)).to_have_count(0)  # not in its inbox either
+    main_nav(page).get_by_role("link", name="Casos").click()
     expect(page.get_by_role("heading", name="Unidades familiares")).to_be_visible()
     expect(page.get_by_text("0 unidades familiares encontradas")).to_be_visible()
     expect(page.get_by_text("No hay unidades familiares que coincidan.")).to_be_visible()

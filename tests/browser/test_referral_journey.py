@@ -240,7 +240,7 @@ def test_reception_refers_a_family_to_oim_and_prints_the_slip(app, page: Page) -
     full_page_screenshot(page, CASE_PNG)
 
     # --- The arrival: every slip of the flight in one PDF (here, the one) --------------------------
-    page.locator("dl.summary").get_by_role("link").first.click()
+    page.locator("dl.summary").first.get_by_role("link").first.click()
     expect(page.get_by_role("heading", name=re.compile(r"^Llegada del "))).to_be_visible()
     expect(page.get_by_role("link", name=case_number)).to_be_visible()
     pages = fetch_pdf(page, page.get_by_role("link", name="Imprimir todas las boletas (PDF)"))
@@ -269,7 +269,7 @@ def test_family_without_consent_cannot_be_referred_to_oim(app, page: Page) -> No
     log_in(page, "recepcion.fag")
     page.goto(f"/cases/{family_id}")
     expect(page.get_by_role("heading", name=f"Caso {case_number}")).to_be_visible()
-    expect(page.locator("dl.summary")).to_contain_text("No otorgado")
+    expect(page.locator("dl.summary").first).to_contain_text("No otorgado")
     # OIM is still suggested (Cuilco, unemployment), but the case says why it cannot be referred there.
     oim = suggestion(page, OIM)
     expect(oim).to_contain_text("(Consentimiento: No otorgado)")
