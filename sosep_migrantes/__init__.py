@@ -99,6 +99,7 @@ def _register_blueprints(app: Flask) -> None:
     from .reception.views import bp as reception_bp
     from .referrals.partner import bp as partner_bp
     from .referrals.views import bp as referrals_bp
+    from .reports.views import bp as reports_bp
 
     for bp in (
         core_bp,
@@ -111,6 +112,7 @@ def _register_blueprints(app: Flask) -> None:
         referrals_bp,
         followup_bp,
         partner_bp,
+        reports_bp,
     ):
         app.register_blueprint(bp)
 

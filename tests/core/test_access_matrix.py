@@ -123,6 +123,10 @@ INVALID = Outcome("400", frozenset({400}))
 REDIRECT = Outcome("302", frozenset({302}))
 TO_HOME = Outcome("302 → /", frozenset({302}), location="/")
 DONE_OR_INVALID = Outcome("302 or 400", frozenset({302, 400}))
+XLSX = Outcome(
+    "200 XLSX", frozenset({200}), mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+)
+ZIP = Outcome("200 zip", frozenset({200}), mimetype="application/zip")
 
 
 class Access(enum.Enum):
@@ -246,6 +250,11 @@ MATRIX: tuple[Route, ...] = (
         scope="partner_referral",
         ok=PDF,
     ),
+    # reports: not object-scoped; the figures are read through the user's scope (centre, sede, country)
+    Route("/reports/", "GET", P.REPORT_VIEW),
+    Route("/reports/export.pdf", "GET", P.REPORT_VIEW, ok=PDF),
+    Route("/reports/export.xlsx", "GET", P.REPORT_VIEW, ok=XLSX),
+    Route("/reports/export.zip", "GET", P.REPORT_VIEW, ok=ZIP),
     # Last: it ends the session the other requests share.
     Route("/logout", "POST", Access.SIGNED_IN, ok=TO_LOGIN),
 )
