@@ -26,7 +26,7 @@ from ..catalogs.models import Centre, Country, Sede
 from ..core.pdf import render_pdf
 from ..core.timeutil import now_local
 from ..extensions import db
-from . import geo
+from . import charts, geo
 from .tables import Column, Report, Table
 
 #: A spreadsheet reads a cell starting with one of these as a formula (or, for tab and CR, may shift it
@@ -113,7 +113,7 @@ def totals_rows(report: Report) -> list[dict[str, Any]]:
     labels = {
         "families": _("Unidades familiares"),
         "persons": _("Personas"),
-        "arrivals": _("Llegadas (vuelos y buses)"),
+        "arrivals": _("Llegadas"),
         "flights": _("Vuelos"),
         "buses": _("Buses"),
     }
@@ -121,7 +121,7 @@ def totals_rows(report: Report) -> list[dict[str, Any]]:
 
 
 def summary_table(report: Report, generated_at: dt.datetime) -> Table:
-    """The period, the scope, when the file was made, and the totals: the first CSV and the cover sheet."""
+    """The period, the scope, when the file was made, and the totals: the first of the CSV files."""
     rows: list[dict[str, Any]] = [
         {"code": "start", "label": _("Desde"), "value": report.filters.start.isoformat()},
         {"code": "end", "label": _("Hasta"), "value": report.filters.end.isoformat()},
@@ -274,7 +274,7 @@ def _write_cover(
 ) -> None:
     sheet.set_column(0, 0, 34)
     sheet.set_column(1, 1, 46)
-    sheet.write_string(0, 0, _("Informe de familias migrantes retornadas recibidas"), fmt.title)
+    sheet.write_string(0, 0, _("Informe de familias retornadas recibidas"), fmt.title)
     sheet.write_string(1, 0, "SOSEP", fmt.subtitle)
     details = [
         (_("Período"), period_label(report)),
@@ -317,9 +317,7 @@ def to_xlsx(report: Report) -> bytes:
             "strings_to_numbers": False,
         },
     )
-    workbook.set_properties(
-        {"title": _("Informe de familias migrantes retornadas recibidas"), "company": "SOSEP"}
-    )
+    workbook.set_properties({"title": _("Informe de familias retornadas recibidas"), "company": "SOSEP"})
     fmt = _formats(workbook)
     names = sheet_names([_("Resumen")] + [t.title for t in report.tables])
     _write_cover(workbook.add_worksheet(names[0]), report, generated_at, names[1:], fmt)
@@ -333,30 +331,13 @@ def to_xlsx(report: Report) -> bytes:
 # -- PDF -------------------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Bar:
-    label: str
-    value: int | float
-    #: The bar's length as a share of the longest bar (0 to 1).
-    share: float
-
-
-def chart_bars(table: Table, limit: int = CHART_MAX_BARS) -> list[Bar]:
-    """The bars of a table's chart: its ``chart_value`` by its label, the largest first, at most ``limit``."""
-    if table.chart_value is None:
-        return []
-    values: list[tuple[str, int | float]] = []
-    for row in table.rows:
-        value = row.get(table.chart_value)
-        if isinstance(value, int | float) and not isinstance(value, bool):
-            values.append((str(row.get(table.chart_label, "")), value))
-    if table.key != "by_month":  # months keep their order; the rest read best largest first
-        values.sort(key=lambda lv: -lv[1])
-    values = values[:limit]
-    top = max((v for _label, v in values), default=0)
-    if top <= 0:
-        return []
-    return [Bar(label, value, value / top) for label, value in values]
+def pdf_chart(table: Table) -> charts.BarChart | None:
+    """The page's chart of a table; past ``CHART_MAX_BARS`` rows, only the largest (to fit on a page)."""
+    chart = charts.table_chart(table)
+    if chart is None or len(chart.bars) <= CHART_MAX_BARS:
+        return chart
+    largest = sorted(chart.bars, key=lambda bar: -bar.value)[:CHART_MAX_BARS]
+    return charts.bar_chart(chart.key, chart.title, [(bar.label, bar.value) for bar in largest])
 
 
 def report_map(report: Report) -> geo.Choropleth:
@@ -379,7 +360,8 @@ def to_pdf(report: Report) -> bytes:
         generated_at=generated_at.strftime("%d/%m/%Y %H:%M"),
         totals=totals_rows(report),
         choropleth=report_map(report),
-        charts={t.key: chart_bars(t) for t in report.tables},
+        # The page's partials draw each table and its chart; in the PDF a long table's chart is cut.
+        table_chart=pdf_chart,
         chart_max_bars=CHART_MAX_BARS,
     )
 

@@ -283,13 +283,16 @@ def test_pdf_has_the_cover_the_map_and_every_tables_figures(report):
     pages, text = pdf_text(data)
     assert pages >= 3
     flat = " ".join(text.split())
-    assert "Informe de familias migrantes retornadas recibidas" in flat
+    assert "Informe de familias retornadas recibidas" in flat
     assert "Del 01/11/2026 al 30/11/2026" in flat and "Nacional" in flat
     assert f"{pages} / {pages}" in flat  # page numbers
     assert "Familias recibidas por departamento de destino" in flat  # the map
     for table in report.tables:
         assert table.title in flat, table.key
         section = flat[flat.index(table.title) :]
+        if not table.rows:
+            assert section.removeprefix(table.title).lstrip().startswith("Sin datos en el período")
+            continue
         for row in [*table.rows, *([table.total] if table.total else [])]:
             # The row's label, then every later cell (a department's name, the figures) in order.
             pattern = r"\s+".join(
@@ -318,3 +321,40 @@ def test_file_names_carry_the_period_and_the_scope_codes_only(report):
     for name in (exports.filename(report, ext) for ext in ("csv", "xlsx", "pdf")):
         assert re.fullmatch(r"[a-z0-9_.-]+", name)
         assert not any(word in name for word in ("Rosa", "Pérez", "Pedro", "Ixcoy"))
+
+
+def municipalities_report(n: int = 340) -> Report:
+    """A year's municipalities, typed by hand: a long table whose chart would not fit on a page."""
+    columns = [
+        Column("code", "Código INE", numeric=False),
+        Column("label", "Municipio", numeric=False),
+        Column("families", "Familias"),
+        Column("persons", "Personas"),
+    ]
+    rows = [
+        {"code": 100 + i, "label": f"Municipio {i}", "families": i * 7 % 1000, "persons": i * 23 % 4000}
+        for i in range(n)
+    ]
+    total = {"code": "", "label": "Total", "families": sum(r["families"] for r in rows)}
+    total["persons"] = sum(r["persons"] for r in rows)
+    table = Table("by_municipality", "Por municipio de destino", columns, rows, total, "families")
+    by_department = Table("by_department", "Por departamento de destino", columns, [], None, "families")
+    totals = {"families": total["families"], "persons": total["persons"]}
+    return Report(NOVEMBER, "Nacional", totals, [by_department, table], {13: total["families"]})
+
+
+def test_a_long_tables_chart_keeps_its_largest_bars_and_the_pdf_stays_light(ctx):
+    report = municipalities_report()
+    chart = exports.pdf_chart(report.tables[1])
+    assert chart is not None and len(chart.bars) == exports.CHART_MAX_BARS
+    largest = sorted((r["families"] for r in report.tables[1].rows), reverse=True)
+    assert [bar.value for bar in chart.bars] == largest[: exports.CHART_MAX_BARS]
+    started = time.perf_counter()
+    data = exports.to_pdf(report)
+    assert time.perf_counter() - started < 20
+    assert len(data) < 1_500_000
+    pages, text = pdf_text(data)
+    flat = " ".join(text.split())
+    assert f"El gráfico muestra los {exports.CHART_MAX_BARS} valores mayores" in flat
+    assert "Municipio 339" in flat and f"Total {report.totals['families']:,}" in flat
+    assert pages < 20
