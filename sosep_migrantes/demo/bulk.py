@@ -9,16 +9,23 @@ system. This module builds the same kind of data as plain tuples and writes them
   ``number_sequences`` counters, which are left at the last number given so the desk carries on;
 - referral slip numbers ``REF-CENTRE-YEAR-00012`` the same way, per year the referral was made;
 - ``search_text`` as :func:`~sosep_migrantes.cases.services.refresh_search_text` folds it;
-- referral events in the order of the referral's life, the status of the last one on the referral,
-  and the family *derivada* once a referral was sent (as ``mark_referred`` does);
-- an audit event for each change the services would audit, with the same ``details``.
+- referral events in the order of the referral's life, the status of the last one on the referral;
+- the sede's follow-up of each family (contacts, linkage, transfers, closures and reopenings, recorded
+  by a sede account per sede), and the case's status, next due date, first and last contact as
+  :mod:`~sosep_migrantes.followup.rules` decides them from those events (the same functions
+  ``refresh_case`` calls, so the two cannot drift apart);
+- an audit event for each change the services would audit, with the same ``details``, the case's
+  ``family:status`` changes included.
 
 :func:`~.checks.check_consistency` verifies all this on whatever is in the database.
 
 Distributions: years 2019 to ``until`` shaped like the national returnee totals, months with some
 seasonality, the route shares, centres, destinations, family sizes, names and CUIs of
 :mod:`.generator`, the needs the desk records and referrals to what the eligibility rules suggest,
-with outcomes as far as time has let them happen.
+with outcomes as far as time has let them happen. The follow-up runs to ``until``: families that
+arrived more than about six months before it are mostly closed (linked above all; then not located
+after the attempts the rules ask for, re-migrated, declined, a few deceased or other reasons), some stay
+linked, and the recent ones spread over received, referred and in follow-up, some of them overdue.
 """
 
 from __future__ import annotations
@@ -37,6 +44,7 @@ from typing import Any, Protocol
 
 from sqlalchemy import select, text
 
+from ..cases.models import CaseStatus
 from ..catalogs.models import (
     CatalogMixin,
     Country,
@@ -53,18 +61,48 @@ from ..catalogs.models import (
 from ..core.text import fold
 from ..core.timeutil import LOCAL_TZ
 from ..extensions import db
+from ..followup import rules
+from ..followup.services import settings as followup_settings
 from ..referrals.eligibility import PRIORITY_MIGRATION_REASONS, PRIORITY_MUNICIPALITIES
+from ..referrals.models import WITHOUT_SLIP
 from .generator import (
+    CONTACT_TYPE_WEIGHTS,
+    CONTACT_TYPES,
+    CONTACTED_PERSONS,
     DEPARTMENT_LANGUAGE,
     DEPARTMENT_WEIGHTS,
+    ENDS_WITH_LAST_CONTACT,
     FEMALE,
+    FOLLOWUP_NOTES,
+    LATE_CONTACT,
+    LINKED_THEN_CLOSED,
     MALE,
+    MAX_CONTACTS,
+    NEVER_CONTACTED,
+    NEXT_ACTIONS,
+    ONGOING_DAYS,
+    OTHER_CLOSURE_NOTE,
+    OUTSIDE_SERVICES,
     PROTECTION,
+    REOPEN_NOTES,
+    REOPENABLE,
+    REOPENED,
+    RETRY_ACTION,
+    SOSEP_PROGRAMMES,
+    STORIES,
+    STORY_WEIGHTS,
     SURNAMES,
+    TRANSFER_REASONS,
+    TRANSFERRED,
     arrival_plan,
+    sede_users,
+    story_outcomes,
     transport_ref,
     valid_cui,
 )
+
+#: Changes whenever the rows generated for a seed change (the benchmark rebuilds its database then).
+GENERATOR_VERSION = 2
 
 #: Returned persons per year, in thousands: the national totals' shape (2019 high, the pandemic
 #: years low, about 80 thousand in 2022-2023, 77 in 2024, 55 in 2025). Later years repeat 2025.
@@ -93,6 +131,13 @@ NOT_LOCATED_NOTES = (
 )
 ATTENDED_NOTES = (None, "Vinculada al programa.", "Recibió la atención solicitada.")
 DISABILITY_NOTES = ("Movilidad reducida", "Discapacidad visual", "Auditiva")
+#: The note the services put on a referral a linkage marks attended.
+LINKED_BY_SEDE = "Vinculación registrada por la sede."
+#: Seconds from UTC midnight to Guatemala's (UTC-6 all year since 2006).
+LOCAL_MIDNIGHT = 6 * 3600
+EPOCH_ORDINAL = dt.date(1970, 1, 1).toordinal()
+#: Referral statuses without a slip, as text (the rows are text here).
+NO_SLIP = frozenset(status.value for status in WITHOUT_SLIP)
 #: Tables written, parents first (foreign keys are checked at the end of each COPY), and their columns.
 TABLES: dict[str, tuple[str, ...]] = {
     "arrivals": (
@@ -124,6 +169,13 @@ TABLES: dict[str, tuple[str, ...]] = {
         "version",
         "created_at",
         "created_by_id",
+        "followup_due_on",
+        "first_contact_on",
+        "last_contact_on",
+        "transferred_at",
+        "protection_risk",
+        "updated_at",
+        "updated_by_id",
     ),
     "members": (
         "id",
@@ -175,6 +227,43 @@ TABLES: dict[str, tuple[str, ...]] = {
     "referral_members": ("referral_id", "member_id"),
     "referral_needs": ("referral_id", "need_id"),
     "referral_events": ("id", "referral_id", "from_status", "to_status", "note", "created_at", "user_id"),
+    "followups": (
+        "id",
+        "family_id",
+        "contacted_on",
+        "contact_type",
+        "contacted_person",
+        "outcome",
+        "notes",
+        "next_action",
+        "next_action_on",
+        "created_at",
+        "created_by_id",
+    ),
+    "linkages": (
+        "id",
+        "family_id",
+        "member_id",
+        "institution_id",
+        "outside_service",
+        "linked_on",
+        "note",
+        "referral_id",
+        "created_at",
+        "created_by_id",
+    ),
+    "case_transfers": (
+        "id",
+        "family_id",
+        "from_sede_id",
+        "to_sede_id",
+        "from_municipality_id",
+        "to_municipality_id",
+        "reason",
+        "created_at",
+        "created_by_id",
+    ),
+    "case_closures": ("id", "family_id", "kind", "reason", "note", "created_at", "created_by_id"),
     "audit_events": ("id", "created_at", "user_id", "action", "subject_type", "subject_id", "details"),
 }
 #: Tables whose ``id`` the run allocates (the others are association tables).
@@ -264,6 +353,13 @@ class _Catalogs:
             needs_of.setdefault(inst_id, []).append(need_id)
         for inst in db.session.scalars(select(Institution).where(Institution.is_active)):
             self.institutions[inst.code] = (inst.id, inst.is_sosep, tuple(needs_of.get(inst.id, [])[:2]))
+        #: Which sede follows up each municipality (``sede_municipalities``, as the admin left it).
+        self.sede_of: dict[int, int] = {
+            muni_id: sede_id
+            for muni_id, sede_id in db.session.execute(
+                text("SELECT municipality_id, sede_id FROM sede_municipalities")
+            )
+        }
 
 
 class _Clock:
@@ -318,11 +414,16 @@ class BulkGenerator:
         The caller commits. On PostgreSQL the tables written are locked for the run (readers go on;
         a registration at the desk waits), so the ids and numbers taken here cannot collide.
         """
+        #: The account of each sede, which records its follow-ups (made once per database, not timed).
+        self.sede_user = {sede_id: user.id for sede_id, user in sede_users().items()}
+        self.settings = followup_settings()
         started = time.perf_counter()
         dialect = db.session.get_bind().dialect.name
         writer: _Writer = _PostgresWriter(persons) if dialect == "postgresql" else _SQLiteWriter()
         writer.prepare()
         self.cat = _Catalogs()
+        # A sede without its account (its name taken by another) follows nobody up in this run.
+        self.cat.sede_of = {m: s for m, s in self.cat.sede_of.items() if s in self.sede_user}
         self.actor = actor_id
         self.ts = _Clock("+00" if dialect == "postgresql" else "")
         self.next_id = writer.next_ids()
@@ -330,6 +431,8 @@ class BulkGenerator:
         self.counters = writer.counters()
         end_of_until = dt.datetime.combine(self.until + dt.timedelta(days=1), dt.time(), LOCAL_TZ)
         self.now = int(min(time.time(), end_of_until.timestamp()))
+        #: The follow-up's "today": the sedes have worked up to here.
+        self.today = dt.datetime.fromtimestamp(self.now, LOCAL_TZ).date()
         self.result = BulkResult(rows={t: 0 for t in TABLES})
         self._setup_random()
         self._new_batch()
@@ -420,6 +523,14 @@ class BulkGenerator:
         self.need_lines = {
             code: (cat.needs[code], f'"need": "{code}", "member_id": null}}') for code in cat.needs
         }
+        self.need_details = dict(self.need_lines.values())
+        self.pick_story = _picker(rng, STORIES, STORY_WEIGHTS)
+        self.pick_contact_type = _picker(rng, CONTACT_TYPES, CONTACT_TYPE_WEIGHTS)
+        self.programmes = [code for code in SOSEP_PROGRAMMES if code in cat.institutions]
+        self.day_deltas = [dt.timedelta(days=n) for n in range(400)]
+        self.status_details = {
+            (a, b): f'{{"from": "{a}", "to": "{b}"}}' for a in CaseStatus for b in CaseStatus if a != b
+        }
 
     def _generate(self, persons: int, writer: _Sink) -> None:
         rng = self.rng
@@ -454,11 +565,14 @@ class BulkGenerator:
 
     # -- rows --------------------------------------------------------------------------------------
 
-    def _audit(self, stamp: str, action: str, subject_type: str, subject_id: int, details: str) -> None:
+    def _audit(
+        self, stamp: str, action: str, subject_type: str, subject_id: int, details: str, user: int = 0
+    ) -> None:
+        """An audit event by ``user`` (by default the account the run acts as)."""
         audit_id = self.next_id["audit_events"]
         self.next_id["audit_events"] = audit_id + 1
         self.batch["audit_events"].append(
-            f"{audit_id}\t{stamp}\t{self.actor}\t{action}\t{subject_type}\t{subject_id}\t{details}\n"
+            f"{audit_id}\t{stamp}\t{user or self.actor}\t{action}\t{subject_type}\t{subject_id}\t{details}\n"
         )
 
     def _arrival(
@@ -651,18 +765,25 @@ class BulkGenerator:
             family_id,
             f'{{"arrival_id": {arrival_id}, "members": [{", ".join(map(str, range(first_member, member_id)))}]}}',  # noqa: E501
         )
-        sent = self._attend(
+        sent_at, suggestions, referrals = self._attend(
             family_id, centre_id, registered, facts, muni, reasons, causes, consent != "refused"
         )
         community = f"Aldea {SURNAMES[int(rnd() * n_surnames)]}" if rnd() < 0.7 else N
         phone = f"{'345'[int(rnd() * 3)]}{int(rnd() * 10_000_000):07d}" if rnd() < 0.7 else N
+        status, due_on, first_contact, last_contact, destination, version, moved_at, moved_by = self._follow(
+            family_id, on, sent_at, muni, bool(causes), referrals, suggestions
+        )
         batch["family_units"].append(
             f"{family_id}\t{prefix}{seq_text}\t{centre_id}\t{key[1]}\t{seq}\t{arrival_id}\t"
-            f"{'referred' if sent else 'received'}\t{muni}\t{community}\t{phone}\t{consent}\t"
+            f"{status}\t{destination}\t{community}\t{phone}\t{consent}\t"
             f"{STAFF if consent == 'verbal_witness' else N}\t{on_text if consent != 'refused' else N}\t"
-            # mark_referred changes the status, which bumps the optimistic-lock version.
-            f"{' '.join(folded)}\t{2 if sent else 1}\t{stamp}\t{self.actor}\n"
+            # refresh_case's changes bump the optimistic-lock version; a transfer also stamps the edit.
+            f"{' '.join(folded)}\t{version}\t{stamp}\t{self.actor}\t{due_on}\t{first_contact}\t"
+            f"{last_contact}\t{moved_at}\t{'1' if causes else '0'}\t{moved_at}\t{moved_by}\n"
         )
+        referral_lines = batch["referrals"]
+        for referral in referrals:
+            referral_lines.append(referral.line())
         self.result.families += 1
         self.result.persons += size
         self.batch_persons += size
@@ -677,8 +798,9 @@ class BulkGenerator:
         reasons: list[str],
         causes: Sequence[str],
         has_consent: bool,
-    ) -> bool:
-        """Needs and services at the desk, then referrals; True when a referral was sent."""
+    ) -> tuple[int | None, list[tuple[str, list[int], str, bool]], list[_Referral]]:
+        """Needs and services at the desk, then referrals: when one was first sent (if any), the
+        suggestions shown and the referrals made (their rows are written after the follow-up)."""
         rng, cat, batch, next_id = self.rng, self.cat, self.batch, self.next_id
         rnd = rng.random
         at = registered + 120
@@ -741,7 +863,8 @@ class BulkGenerator:
         next_id["family_needs"] = family_need_id
         next_id["service_deliveries"] = delivery_id
 
-        sent = False
+        sent_at = None
+        referrals: list[_Referral] = []
         suggestions = self._suggestions(facts, muni, reasons, causes)
         if suggestions and rnd() < 0.6:
             chosen = [suggestions[0]]
@@ -752,19 +875,348 @@ class BulkGenerator:
                 institution_id, is_sosep, need_ids = cat.institutions[code]
                 if not (is_sosep or has_consent):
                     continue
-                if self._referral(
+                referral = self._referral(
                     family_id, centre_id, at, institution_id, code, member_ids, reason, urgent, need_ids
-                ):
-                    sent = True
+                )
+                referrals.append(referral)
+                if referral.sent:
+                    if sent_at is None:
+                        sent_at = at
                     for need_id in need_ids:  # mark_referred: pending needs the referral covers
                         if need_id in identified:
+                            family_need_id = identified.pop(need_id)
                             family_needs.append(
-                                f"{identified.pop(need_id)}\t{family_id}\t{N}\t{need_id}\treferred\t"
-                                f"{stamp}\t{actor}\n"
+                                f"{family_need_id}\t{family_id}\t{N}\t{need_id}\treferred\t{stamp}\t{actor}\n"
                             )
+                            if audit_needs:
+                                self._audit(
+                                    self.ts(at),
+                                    "need:referred",
+                                    "family",
+                                    family_id,
+                                    f'{{"family_need_id": {family_need_id}, {self.need_details[need_id]}',
+                                )
         for need_id, pending_id in identified.items():
             family_needs.append(f"{pending_id}\t{family_id}\t{N}\t{need_id}\tidentified\t{stamp}\t{actor}\n")
-        return sent
+        return sent_at, suggestions, referrals
+
+    # -- follow-up -----------------------------------------------------------------------------------
+
+    def _follow(
+        self,
+        family_id: int,
+        on: dt.date,
+        sent_at: int | None,
+        muni: int,
+        protection: bool,
+        referrals: list[_Referral],
+        suggestions: list[tuple[str, list[int], str, bool]],
+    ) -> tuple[str, ...]:
+        """The sede's follow-up of the family up to ``today``, and what it leaves on the case's row:
+        status, due date, first and last contact, destination, version, transfer time and account.
+
+        Each event is written with its audit entry; after each, the case's status is what
+        :func:`.rules.status` says of the facts so far, a change audited as ``family:status`` (as
+        ``refresh_case`` does), and the row's due date is :func:`.rules.due_on`'s at the end.
+        """
+        rnd = self.rng.random
+        deltas = self.day_deltas
+        today, now, ts = self.today, self.now, self.ts
+        facts_of, status_of = rules.CaseFacts, rules.status
+        referred = urgent = False
+        for referral in referrals:
+            if referral.status not in NO_SLIP:
+                referred = True
+                urgent = urgent or (referral.urgent and referral.status != "rejected")
+        # What refresh_case reads, kept up to date as events happen.
+        first: dt.date | None = None
+        last: dt.date | None = None
+        next_on: dt.date | None = None
+        linked = closed = False
+        reopened_on: dt.date | None = None
+        status = status_of(facts_of(on, protection_risk=protection))  # as registered
+        facts = facts_of(on, referred, urgent, protection)  # after the desk
+        version = 1
+        transferred_at: str = N
+        transferred_by: str | int = N
+
+        def refresh(stamp: str, user: int, same_facts: bool = False) -> None:
+            """refresh_case after an event: the status the rules give, audited when it changes."""
+            nonlocal status, version, facts
+            if not same_facts:
+                facts = facts_of(
+                    on, referred, urgent, protection, first, last, next_on, linked, closed, reopened_on
+                )
+            after = status_of(facts)
+            if after != status:
+                self._audit(
+                    stamp, "family:status", "family", family_id, self.status_details[status, after], user
+                )
+                status = after
+            version += 1
+
+        def office_hours(day: dt.date) -> int:
+            """A moment of office hours on ``day`` (Guatemala time), never after the run's now."""
+            midnight = (day.toordinal() - EPOCH_ORDINAL) * 86400 + LOCAL_MIDNIGHT
+            epoch = midnight + 28800 + int(rnd() * 32400)
+            return epoch if epoch < now else max(midnight, now - 1)
+
+        if sent_at is not None:  # the desk sent a referral: mark_referred, then refresh_case
+            refresh(ts(sent_at), self.actor, same_facts=True)
+        sede = self.cat.sede_of.get(muni)
+        if sede is not None and rnd() >= NEVER_CONTACTED:
+            user = self.sede_user[sede]
+            story = self.pick_story()
+            while story == "ongoing" and (today - on).days > ONGOING_DAYS and rnd() < 0.75:
+                story = self.pick_story()
+            outcomes = story_outcomes(story, rnd, self.settings.not_located_attempts)
+            target = self._transfer_target(sede) if rnd() < TRANSFERRED else None
+            if target is not None:
+                outcomes.insert(0, "moved")
+                while len(outcomes) > MAX_CONTACTS and "located" in outcomes:
+                    outcomes.remove("located")
+            due = rules.due_on(facts, self.settings)
+            assert due is not None
+            day = due + deltas[int(rnd() * rnd() * 40)] - deltas[5]
+            if rnd() < LATE_CONTACT:
+                day += deltas[60 + int(rnd() * 180)]
+            if day <= on:
+                day = on + deltas[1]
+            final = len(outcomes) - 1
+            ends_with_last = story in ENDS_WITH_LAST_CONTACT
+            next_days = deltas[self.settings.next_contact_days]
+            contacts = epoch = 0
+            for outcome in outcomes:
+                if day > today:
+                    break
+                if outcome == "not_located":
+                    next_on = day + deltas[5 + int(rnd() * 10)] if contacts < final else None
+                elif contacts == final and ends_with_last:
+                    next_on = None
+                else:
+                    next_on = day + deltas[7 + int(rnd() * 39)] if rnd() < 0.8 else None
+                epoch = office_hours(day)
+                stamp = ts(epoch)
+                self._followup(family_id, day, outcome, next_on, stamp, user)
+                contacts += 1
+                if first is None:
+                    first = day
+                last = day
+                refresh(stamp, user)
+                if target is not None and outcome == "moved":
+                    epoch = min(epoch + 300, now)
+                    transferred_at = ts(epoch)
+                    muni, sede = self._transfer(family_id, muni, sede, target, transferred_at, user)
+                    user = transferred_by = self.sede_user[sede]
+                    refresh(transferred_at, user)
+                following = (next_on or day + next_days) + deltas[int(rnd() * 12)] - deltas[2]
+                day = following if following > day else day + deltas[1]
+            if contacts > final and last is not None:  # the story has run its contacts
+                close_day: dt.date | None = None
+                if story == "linked":
+                    link_day = last + deltas[int(rnd() * 6)]
+                    if link_day <= today:
+                        epoch, stamp, link_day = self._link(
+                            family_id,
+                            link_day,
+                            epoch if link_day == last else 0,
+                            referrals,
+                            suggestions,
+                            user,
+                        )
+                        linked = True
+                        refresh(stamp, user)
+                        if rnd() < LINKED_THEN_CLOSED:
+                            close_day = link_day + deltas[30 + int(rnd() * 120)]
+                elif ends_with_last:
+                    close_day = last if story in REOPENABLE else last + deltas[int(rnd() * 30)]
+                if close_day is not None and close_day <= today:
+                    stamp = ts(min(epoch + 300, now) if close_day == last else office_hours(close_day))
+                    note = OTHER_CLOSURE_NOTE if story == "other" else N
+                    self._closure(family_id, "close", story, note, stamp, user)
+                    closed = True
+                    refresh(stamp, user)
+                    reopen_day = close_day + deltas[20 + int(rnd() * 100)]
+                    if story in REOPENABLE and rnd() < REOPENED and reopen_day <= today:
+                        stamp = ts(office_hours(reopen_day))
+                        self._closure(family_id, "reopen", N, REOPEN_NOTES[int(rnd() * 2)], stamp, user)
+                        closed, reopened_on = False, reopen_day
+                        refresh(stamp, user)
+                        day = reopen_day + deltas[1 + int(rnd() * 20)]
+                        if contacts < MAX_CONTACTS and day <= today and rnd() < 0.6:
+                            next_on = day + deltas[7 + int(rnd() * 39)] if rnd() < 0.8 else None
+                            stamp = ts(office_hours(day))
+                            self._followup(family_id, day, "located", next_on, stamp, user)
+                            last = day
+                            refresh(stamp, user)
+            # A linkage may have answered a referral since: the facts read again, as refresh_case would.
+            if urgent != any(
+                r.urgent and r.status not in NO_SLIP and r.status != "rejected" for r in referrals
+            ):
+                urgent = not urgent
+                facts = facts_of(
+                    on, referred, urgent, protection, first, last, next_on, linked, closed, reopened_on
+                )
+        due_on = rules.due_on(facts, self.settings)
+        return (
+            f"{status_of(facts)}",
+            due_on.isoformat() if due_on is not None else N,
+            first.isoformat() if first is not None else N,
+            last.isoformat() if last is not None else N,
+            f"{muni}",
+            f"{version}",
+            transferred_at,
+            f"{transferred_by}",
+        )
+
+    def _office_hours(self, day: dt.date) -> int:
+        """A moment of office hours on ``day`` (Guatemala time), never after the run's now."""
+        midnight = (day.toordinal() - EPOCH_ORDINAL) * 86400 + LOCAL_MIDNIGHT
+        epoch = midnight + 28800 + int(self.rng.random() * 32400)
+        return epoch if epoch < self.now else max(midnight, self.now - 1)
+
+    def _transfer_target(self, sede: int) -> tuple[int, int] | None:
+        """A municipality another sede covers, where the family moves (``None`` if none is found)."""
+        rnd, cat = self.rng.random, self.cat
+        for _ in range(10):
+            dept = self.pick_weighted_dept() if rnd() < 0.8 else 1 + int(rnd() * 22)
+            munis = cat.municipalities[dept]
+            muni = munis[int(rnd() * len(munis))]
+            other = cat.sede_of.get(muni)
+            if other is not None and other != sede:
+                return muni, other
+        return None
+
+    def _followup(
+        self, family_id: int, day: dt.date, outcome: str, next_on: dt.date | None, stamp: str, user: int
+    ) -> None:
+        rnd = self.rng.random
+        followup_id = self.next_id["followups"]
+        self.next_id["followups"] = followup_id + 1
+        if outcome == "not_located":
+            contact_type = "phone" if rnd() < 0.6 else "home_visit"
+            person = notes = N
+            action = RETRY_ACTION if next_on is not None else N
+        else:
+            contact_type = self.pick_contact_type()
+            person = CONTACTED_PERSONS[int(rnd() * len(CONTACTED_PERSONS))]
+            notes = FOLLOWUP_NOTES[int(rnd() * len(FOLLOWUP_NOTES))] if rnd() < 0.3 else N
+            action = NEXT_ACTIONS[int(rnd() * len(NEXT_ACTIONS))] if next_on is not None else N
+        self.batch["followups"].append(
+            f"{followup_id}\t{family_id}\t{day.isoformat()}\t{contact_type}\t{person}\t{outcome}\t{notes}\t"
+            f"{action}\t{next_on.isoformat() if next_on is not None else N}\t{stamp}\t{user}\n"
+        )
+        self._audit(
+            stamp,
+            "followup:record",
+            "family",
+            family_id,
+            f'{{"followup_id": {followup_id}, "contact_type": "{contact_type}", "outcome": "{outcome}"}}',
+            user,
+        )
+
+    def _link(
+        self,
+        family_id: int,
+        day: dt.date,
+        after: int,
+        referrals: list[_Referral],
+        suggestions: list[tuple[str, list[int], str, bool]],
+        user: int,
+    ) -> tuple[int, str, dt.date]:
+        """A linkage on ``day`` (after the moment ``after`` when that is the same day): to the
+        institution of a referral the family was sent with (then attended), or to a SOSEP programme
+        the desk suggested, or to a service outside the catalogue.
+
+        Returns its moment (epoch and text) and its day, later than ``day`` when the referral it
+        follows was answered after it.
+        """
+        rnd = self.rng.random
+        institutions = self.cat.institutions
+        epoch = min(after + 300, self.now) if after else self._office_hours(day)
+        referral: _Referral | None = None
+        open_referrals = [r for r in referrals if r.status in ("sent", "accepted", "attended")]
+        if open_referrals and rnd() < 0.5:
+            referral = open_referrals[int(rnd() * len(open_referrals))]
+            if referral.last_at >= epoch:  # answered after the day chosen: the linkage follows it
+                epoch = min(referral.last_at + 300, self.now)
+        member: int | str = N
+        outside = N
+        if referral is not None:
+            code: str | None = referral.code
+        else:
+            programmes = [s for s in suggestions if s[0] in self.programmes]
+            if programmes:
+                code, member_ids, _reason, _urgent = programmes[int(rnd() * len(programmes))]
+                if rnd() < 0.7:
+                    member = member_ids[int(rnd() * len(member_ids))]
+            elif rnd() < 0.3 or not self.programmes:
+                code, outside = None, OUTSIDE_SERVICES[int(rnd() * len(OUTSIDE_SERVICES))]
+            else:
+                code = self.programmes[-1]
+        linkage_id = self.next_id["linkages"]
+        self.next_id["linkages"] = linkage_id + 1
+        stamp = self.ts(epoch)
+        linked_on = dt.date.fromordinal((epoch - LOCAL_MIDNIGHT) // 86400 + EPOCH_ORDINAL)
+        institution, institution_json = (institutions[code][0], f'"{code}"') if code else (N, "null")
+        self.batch["linkages"].append(
+            f"{linkage_id}\t{family_id}\t{member}\t{institution}\t{outside}\t{linked_on.isoformat()}\t{N}\t"
+            f"{referral.id if referral is not None else N}\t{stamp}\t{user}\n"
+        )
+        self._audit(
+            stamp,
+            "linkage:create",
+            "family",
+            family_id,
+            f'{{"linkage_id": {linkage_id}, "member_id": {"null" if member is N else member}, '
+            f'"institution": {institution_json}, '
+            f'"referral_id": {referral.id if referral is not None else "null"}}}',
+            user,
+        )
+        if referral is not None and referral.status != "attended":
+            if referral.status == "sent":
+                self._advance_referral(referral, family_id, "accepted", epoch, LINKED_BY_SEDE, user)
+            self._advance_referral(referral, family_id, "attended", epoch, LINKED_BY_SEDE, user)
+        return epoch, stamp, linked_on
+
+    def _transfer(
+        self, family_id: int, muni: int, sede: int, target: tuple[int, int], stamp: str, user: int
+    ) -> tuple[int, int]:
+        """The family moved to ``target`` (municipality, sede): the case goes to that sede."""
+        transfer_id = self.next_id["case_transfers"]
+        self.next_id["case_transfers"] = transfer_id + 1
+        to_muni, to_sede = target
+        reason = TRANSFER_REASONS[int(self.rng.random() * len(TRANSFER_REASONS))]
+        self.batch["case_transfers"].append(
+            f"{transfer_id}\t{family_id}\t{sede}\t{to_sede}\t{muni}\t{to_muni}\t{reason}\t{stamp}\t{user}\n"
+        )
+        self._audit(
+            stamp,
+            "family:transfer",
+            "family",
+            family_id,
+            f'{{"transfer_id": {transfer_id}, "from_sede": {sede}, "to_sede": {to_sede}}}',
+            user,
+        )
+        return to_muni, to_sede
+
+    def _closure(self, family_id: int, kind: str, reason: str, note: str, stamp: str, user: int) -> None:
+        closure_id = self.next_id["case_closures"]
+        self.next_id["case_closures"] = closure_id + 1
+        self.batch["case_closures"].append(
+            f"{closure_id}\t{family_id}\t{kind}\t{reason}\t{note}\t{stamp}\t{user}\n"
+        )
+        if kind == "close":
+            self._audit(
+                stamp,
+                "family:close",
+                "family",
+                family_id,
+                f'{{"closure_id": {closure_id}, "reason": "{reason}"}}',
+                user,
+            )
+        else:
+            self._audit(stamp, "family:reopen", "family", family_id, f'{{"closure_id": {closure_id}}}', user)
 
     def _suggestions(
         self, facts: list[tuple[Any, ...]], muni: int, reasons: list[str], causes: Sequence[str]
@@ -834,8 +1286,12 @@ class BulkGenerator:
         reason: str,
         urgent: bool,
         need_ids: Iterable[int],
-    ) -> bool:
-        """A referral with its life so far: created, usually sent, and later answered. True if sent."""
+    ) -> _Referral:
+        """A referral with its life so far: created, usually sent, and later answered.
+
+        Its events and their audit entries are written now; its row when the family's follow-up is
+        done, since a linkage may still answer it.
+        """
         rng, batch, next_id, actor = self.rng, self.batch, self.next_id, self.actor
         rnd = rng.random
         referral_id = next_id["referrals"]
@@ -882,30 +1338,88 @@ class BulkGenerator:
                     steps.append((answered, "rejected", REJECT_NOTES[int(rnd() * 3)]))
                 else:
                     steps.append((answered, "not_located", NOT_LOCATED_NOTES[int(rnd() * 2)]))
-        previous = N
-        outcome_notes = N
+        referral = _Referral(
+            referral_id,
+            institution_id,
+            institution_code,
+            urgent,
+            f"{referral_id}\t{number}\t{family_id}\t{institution_id}\t{reason}\t"
+            f"{'urgent' if urgent else 'normal'}\t",
+            created,
+            actor,
+        )
         events = batch["referral_events"]
         event_id = next_id["referral_events"]
-        stamp = created
+        audit_details = f'{{"referral_id": {referral_id}, "institution": "{institution_code}"}}'
         for when, status, note in steps:
             stamp = created if when == at else self.ts(when)
-            events.append(f"{event_id}\t{referral_id}\t{previous}\t{status}\t{note or N}\t{stamp}\t{actor}\n")
+            events.append(
+                f"{event_id}\t{referral_id}\t{referral.status}\t{status}\t{note or N}\t{stamp}\t{actor}\n"
+            )
             event_id += 1
-            if previous is not N:
-                self._audit(
-                    stamp, f"referral:{status}", "family", family_id, f'{{"referral_id": {referral_id}}}'
-                )
+            if referral.status is not N:
+                self._audit(stamp, f"referral:{status}", "family", family_id, audit_details)
+                referral.updated = stamp
             if note:
-                outcome_notes = note
-            previous = status
+                referral.notes = note
+            referral.status = status
+            referral.last_at = when
         next_id["referral_events"] = event_id
-        batch["referrals"].append(
-            f"{referral_id}\t{number}\t{family_id}\t{institution_id}\t{reason}\t"
-            f"{'urgent' if urgent else 'normal'}\t{previous}\t{outcome_notes}\t{created}\t{actor}\t"
-            f"{stamp if len(steps) > 1 else N}\n"
-        )
+        referral.sent = len(steps) > 1 and steps[1][1] == "sent"
         self.result.referrals += 1
-        return len(steps) > 1 and steps[1][1] == "sent"
+        return referral
+
+    def _advance_referral(
+        self, referral: _Referral, family_id: int, to: str, at: int, note: str, user: int
+    ) -> None:
+        """A referral's next step recorded by a sede (a linkage marks the referral it follows attended)."""
+        event_id = self.next_id["referral_events"]
+        self.next_id["referral_events"] = event_id + 1
+        stamp = self.ts(at)
+        self.batch["referral_events"].append(
+            f"{event_id}\t{referral.id}\t{referral.status}\t{to}\t{note}\t{stamp}\t{user}\n"
+        )
+        self._audit(
+            stamp,
+            f"referral:{to}",
+            "family",
+            family_id,
+            f'{{"referral_id": {referral.id}, "institution": "{referral.code}"}}',
+            user,
+        )
+        referral.status, referral.notes, referral.updated, referral.last_at = to, note, stamp, at
+
+
+class _Referral:
+    """A referral of the family being generated; its row is written once the follow-up is done."""
+
+    __slots__ = (
+        "actor",
+        "code",
+        "created",
+        "head",
+        "id",
+        "institution_id",
+        "last_at",
+        "notes",
+        "sent",
+        "status",
+        "updated",
+        "urgent",
+    )
+
+    def __init__(
+        self, id_: int, institution_id: int, code: str, urgent: bool, head: str, created: str, actor: int
+    ) -> None:
+        self.id, self.institution_id, self.code, self.urgent = id_, institution_id, code, urgent
+        #: The row's text up to its status, and what follows it.
+        self.head, self.created, self.actor = head, created, actor
+        self.status, self.notes, self.updated = N, N, N
+        #: When it last changed (epoch), and whether it was sent at the desk.
+        self.last_at, self.sent = 0, False
+
+    def line(self) -> str:
+        return f"{self.head}{self.status}\t{self.notes}\t{self.created}\t{self.actor}\t{self.updated}\n"
 
 
 def _names(facts: list[tuple[Any, ...]]) -> str:

@@ -3,24 +3,31 @@
 generator. ``flask demo-data --check`` runs them.
 
 Each check is one SQL query (``GROUP BY`` / ``NOT EXISTS``) counting what breaks a rule the services
-keep, so they run in seconds on a million persons. Two rules need Python (folding text, the CUI check
-digit) and are checked on a random sample of families.
+keep, so they run in seconds on a million persons. Three rules need Python (folding text, the CUI check
+digit, the follow-up's due date) and are checked on a random sample of families: the due date with
+``followup.services.case_facts`` and ``followup.rules``, the very functions ``refresh_case`` uses.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import bindparam, text
+from sqlalchemy import bindparam, select, text
 
+from ..cases.models import CaseStatus, FamilyUnit
 from ..cases.services import search_text_of
 from ..catalogs.services import municipalities_per_department
 from ..core.cui import check_cui
 from ..extensions import db
+from ..followup import rules
+from ..followup.services import case_facts, settings
+from ..referrals.models import WITHOUT_SLIP
 from ..referrals.services import TRANSITIONS
 
 #: Families whose search text and CUIs are checked in Python.
 SAMPLE = 2_000
+#: Families whose status and follow-up dates are recomputed in Python (five queries each).
+FOLLOWUP_SAMPLE = 1_000
 
 
 def _dialect_sql() -> dict[str, str]:
@@ -29,12 +36,14 @@ def _dialect_sql() -> dict[str, str]:
             "local_year": "CAST(EXTRACT(YEAR FROM a.arrived_at AT TIME ZONE 'America/Guatemala') AS INTEGER)",
             "local_date": "CAST(a.arrived_at AT TIME ZONE 'America/Guatemala' AS DATE)",
             "seq5": "lpad(CAST(f.case_seq AS TEXT), 5, '0')",
+            "details_to": "details->>'to'",
         }
     # SQLite keeps UTC text; Guatemala has been UTC-6 all year since 2006.
     return {
         "local_year": "CAST(strftime('%Y', a.arrived_at, '-6 hours') AS INTEGER)",
         "local_date": "date(a.arrived_at, '-6 hours')",
         "seq5": "substr('0000' || CAST(f.case_seq AS TEXT), -5, 5)",
+        "details_to": "json_extract(details, '$.to')",
     }
 
 
@@ -135,20 +144,7 @@ def _queries() -> list[tuple[str, str]]:
             "OR (n > 1 AND (from_status IS NULL OR from_status <> previous OR created_at < previous_at "
             f"OR from_status || '>' || to_status NOT IN ({transitions})))",
         ),
-        (
-            "unidades familiares aún «recibidas» con una derivación enviada",
-            "SELECT count(*) FROM family_units f WHERE f.status = 'received' AND EXISTS (SELECT 1 FROM "
-            "referrals r "
-            "JOIN referral_events e ON e.referral_id = r.id WHERE r.family_id = f.id AND e.to_status = "
-            "'sent')",
-        ),
-        (
-            "unidades familiares «derivadas» sin ninguna derivación enviada",
-            "SELECT count(*) FROM family_units f WHERE f.status = 'referred' AND NOT EXISTS (SELECT 1 FROM "
-            "referrals r "
-            "JOIN referral_events e ON e.referral_id = r.id WHERE r.family_id = f.id AND e.to_status = "
-            "'sent')",
-        ),
+        *_followup_queries(sql),
         (
             "integrantes derivados que no son de la familia de la derivación",
             "SELECT count(*) FROM referral_members rm JOIN referrals r ON r.id = rm.referral_id "
@@ -190,6 +186,106 @@ def _queries() -> list[tuple[str, str]]:
     ]
 
 
+def _followup_queries(sql: dict[str, str]) -> list[tuple[str, str]]:
+    """The follow-up's rules: the status and dates ``refresh_case`` keeps, and the events they come from."""
+    s = CaseStatus
+    without_slip = ", ".join(f"'{status}'" for status in sorted(WITHOUT_SLIP))
+    # The latest closure row of each family (by id, as case_facts reads it).
+    latest_closures = (
+        "SELECT family_id, kind FROM (SELECT family_id, kind, "
+        "ROW_NUMBER() OVER (PARTITION BY family_id ORDER BY id DESC) AS n FROM case_closures) c WHERE n = 1"
+    )
+    # followup.rules.status in SQL: the furthest step recorded wins.
+    derived_status = (
+        f"CASE WHEN f.id IN (SELECT family_id FROM ({latest_closures}) l WHERE kind = 'close') "
+        f"THEN '{s.CLOSED}' "
+        f"WHEN f.id IN (SELECT family_id FROM linkages) THEN '{s.LINKED}' "
+        f"WHEN f.id IN (SELECT family_id FROM followups) THEN '{s.IN_FOLLOWUP}' "
+        f"WHEN f.id IN (SELECT family_id FROM referrals WHERE status NOT IN ({without_slip})) "
+        f"THEN '{s.REFERRED}' ELSE '{s.RECEIVED}' END"
+    )
+    audited = (
+        "SELECT family_id, 'followup:record' AS action, count(*) AS n FROM followups GROUP BY family_id "
+        "UNION ALL SELECT family_id, 'linkage:create', count(*) FROM linkages GROUP BY family_id "
+        "UNION ALL SELECT family_id, 'family:transfer', count(*) FROM case_transfers GROUP BY family_id "
+        "UNION ALL SELECT family_id, CASE WHEN kind = 'close' THEN 'family:close' ELSE 'family:reopen' END, "
+        "count(*) FROM case_closures GROUP BY family_id, kind"
+    )
+    return [
+        (
+            "unidades familiares cuyo estado no es el que resulta de sus derivaciones, seguimientos, "
+            "vinculaciones y cierres",
+            f"SELECT count(*) FROM family_units f WHERE f.status <> {derived_status}",
+        ),
+        (
+            "unidades familiares cuyo último cambio de estado auditado (family:status) no es su estado",
+            # No such event: the case never left the status it is registered with.
+            "SELECT count(*) FROM family_units f WHERE f.status <> COALESCE((SELECT "
+            f"{sql['details_to']} FROM audit_events a WHERE a.subject_type = 'family' "
+            "AND a.subject_id = f.id AND a.action = 'family:status' ORDER BY a.id DESC LIMIT 1), "
+            f"'{s.RECEIVED}')",
+        ),
+        (
+            "unidades familiares con próxima fecha de seguimiento estando vinculadas o cerradas, o sin ella "
+            "estando abiertas",
+            "SELECT count(*) FROM family_units WHERE "
+            f"(status IN ('{s.LINKED}', '{s.CLOSED}') AND followup_due_on IS NOT NULL) "
+            f"OR (status NOT IN ('{s.LINKED}', '{s.CLOSED}') AND followup_due_on IS NULL)",
+        ),
+        (
+            "unidades familiares cuyo primer o último contacto no es el de sus seguimientos",
+            "SELECT count(*) FROM family_units f LEFT JOIN (SELECT family_id, min(contacted_on) AS first, "
+            "max(contacted_on) AS last FROM followups GROUP BY family_id) c ON c.family_id = f.id "
+            "WHERE f.first_contact_on IS DISTINCT FROM c.first OR f.last_contact_on IS DISTINCT FROM c.last",
+        ),
+        (
+            "unidades familiares cuyo riesgo de protección no corresponde a sus causas",
+            "SELECT count(*) FROM family_units f WHERE CASE WHEN f.protection_risk THEN 1 ELSE 0 END <> "
+            "CASE WHEN f.id IN (SELECT family_id FROM family_protection_causes) THEN 1 ELSE 0 END",
+        ),
+        (
+            "cierres y reaperturas que no se alternan empezando por un cierre",
+            "SELECT count(*) FROM (SELECT kind, "
+            "LAG(kind) OVER (PARTITION BY family_id ORDER BY id) AS previous "
+            "FROM case_closures) c WHERE (previous IS NULL AND kind <> 'close') OR previous = kind",
+        ),
+        (
+            "cierres cuyo motivo no respaldan los registros (vinculada sin vinculación, no localizada con "
+            "menos intentos)",
+            "SELECT count(*) FROM case_closures c WHERE c.kind = 'close' AND ("
+            "(c.reason = 'linked' AND NOT EXISTS (SELECT 1 FROM linkages l WHERE l.family_id = c.family_id)) "
+            "OR (c.reason = 'not_located' AND (SELECT count(*) FROM followups u "
+            "WHERE u.family_id = c.family_id AND u.outcome = 'not_located') "
+            f"< {settings().not_located_attempts}))",
+        ),
+        (
+            "vinculaciones con una derivación de otra familia, a otra institución o no atendida",
+            "SELECT count(*) FROM linkages l JOIN referrals r ON r.id = l.referral_id "
+            "WHERE r.family_id <> l.family_id OR l.institution_id IS NULL "
+            "OR r.institution_id <> l.institution_id "
+            "OR r.status <> 'attended'",
+        ),
+        (
+            "unidades familiares cuyo destino no es el municipio de su último traslado",
+            "SELECT count(*) FROM family_units f JOIN (SELECT family_id, to_municipality_id, "
+            "ROW_NUMBER() OVER (PARTITION BY family_id ORDER BY id DESC) AS n FROM case_transfers) t "
+            "ON t.family_id = f.id AND t.n = 1 WHERE t.to_municipality_id <> f.destination_municipality_id",
+        ),
+        (
+            "seguimientos, vinculaciones, traslados, cierres o reaperturas sin su evento de auditoría",
+            f"SELECT count(*) FROM ({audited}) x WHERE x.n <> (SELECT count(*) FROM audit_events a "
+            "WHERE a.subject_type = 'family' AND a.subject_id = x.family_id AND a.action = x.action)",
+        ),
+        (
+            "seguimientos o vinculaciones con fecha anterior a la llegada",
+            f"SELECT (SELECT count(*) FROM followups u JOIN family_units f ON f.id = u.family_id "
+            f"JOIN arrivals a ON a.id = f.arrival_id WHERE u.contacted_on < {sql['local_date']}) "
+            f"+ (SELECT count(*) FROM linkages u JOIN family_units f ON f.id = u.family_id "
+            f"JOIN arrivals a ON a.id = f.arrival_id WHERE u.linked_on < {sql['local_date']})",
+        ),
+    ]
+
+
 def check_consistency(sample: int = SAMPLE) -> list[str]:
     """What breaks the rules the registration services keep; empty when the data is consistent."""
     problems = []
@@ -198,7 +294,36 @@ def check_consistency(sample: int = SAMPLE) -> list[str]:
         if count:
             problems.append(f"{count} {message}")
     problems += _check_sample(sample)
+    problems += _check_followup_sample(min(sample, FOLLOWUP_SAMPLE))
     return problems
+
+
+def _check_followup_sample(sample: int) -> list[str]:
+    """Status, due date and contact days of a random sample, recomputed as ``refresh_case`` does."""
+    ids = list(
+        db.session.scalars(text("SELECT id FROM family_units ORDER BY random() LIMIT :n"), {"n": sample})
+    )
+    if not ids:
+        return []
+    wrong = 0
+    config = settings()
+    for start in range(0, len(ids), 500):
+        families = db.session.scalars(select(FamilyUnit).where(FamilyUnit.id.in_(ids[start : start + 500])))
+        for family in families:
+            facts = case_facts(family)
+            wrong += (
+                family.status != rules.status(facts)
+                or family.followup_due_on != rules.due_on(facts, config)
+                or family.first_contact_on != facts.first_contact_on
+                or family.last_contact_on != facts.last_contact_on
+            )
+        db.session.expire_all()
+    if wrong:
+        return [
+            f"{wrong} de {len(ids)} unidades familiares revisadas cuyo estado o próxima fecha de "
+            "seguimiento no es el que calculan las reglas del seguimiento"
+        ]
+    return []
 
 
 def _check_sample(sample: int) -> list[str]:

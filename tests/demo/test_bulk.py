@@ -133,7 +133,9 @@ def test_bulk_distributions_look_like_the_real_flow(app, ctx):
 def fingerprint() -> list[tuple]:
     return db.session.execute(
         text(
-            "SELECT f.case_number, f.search_text, f.destination_municipality_id, a.arrived_at, f.status "
+            "SELECT f.case_number, f.search_text, f.destination_municipality_id, a.arrived_at, f.status, "
+            "f.followup_due_on, f.last_contact_on, "
+            "(SELECT count(*) FROM followups u WHERE u.family_id = f.id) "
             "FROM family_units f JOIN arrivals a ON a.id = f.arrival_id ORDER BY f.case_number"
         )
     ).all()
@@ -169,7 +171,7 @@ def test_the_same_seed_gives_the_same_bulk_data(app, ctx):
             "UPDATE family_units SET case_seq = case_seq + 1 WHERE id = (SELECT max(id) FROM family_units)",
             "correlativo",
         ),
-        ("UPDATE family_units SET status = 'received'", "derivación enviada"),
+        ("UPDATE family_units SET status = 'received'", "estado no es el que resulta"),
         (
             "DELETE FROM audit_events WHERE action = 'family:create' "
             "AND subject_id = (SELECT min(id) FROM family_units)",
