@@ -24,9 +24,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 PERFORMANCE_MD = ROOT / "docs" / "performance.md"
-#: The national-scale database: built once (about a minute), reused by every later run.
+#: The national-scale database: built once (about a minute), reused by every later run. A little over a
+#: million persons: the 300,000 family units issue #8's targets are stated at (3.5 persons a family).
 BENCH_DATABASE_URL = os.environ.get("BENCH_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/sosep_bench")
-BENCH_PERSONS = int(os.environ.get("BENCH_PERSONS", "1000000"))
+BENCH_PERSONS = int(os.environ.get("BENCH_PERSONS", "1050000"))
 BENCH_SEED = 1
 BENCH_PASSWORD = "bench-password-2026"  # noqa: S105 - synthetic accounts of a synthetic database
 

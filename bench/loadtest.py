@@ -23,7 +23,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import BENCH_DATABASE_URL, BENCH_PASSWORD, ROOT, write_section
+from bench.common import BENCH_DATABASE_URL, BENCH_PASSWORD, BENCH_PERSONS, ROOT, write_section
 from bench.dataset import ensure_database, ensure_users
 from bench.scale import make_bench_app
 
@@ -223,8 +223,8 @@ def report(rows: list[dict], memory: dict[int, float], shared: bool) -> int:
     body = (
         f"{USERS} simulated users (coordinators, a sede, a reception desk: `bench/locustfile.py`) for "
         f"{SECONDS} s against gunicorn (`gunicorn.conf.py`: {WORKERS} workers x {THREADS} threads) on "
-        f"PostgreSQL with 1,000,000 persons, the load generator on the same 2-core machine; login limiter on "
-        f"{'Redis' if shared else 'memory'}.\n\n"
+        f"PostgreSQL with {BENCH_PERSONS:,} persons, the load generator on the same 2-core machine; "
+        f"login limiter on {'Redis' if shared else 'memory'}.\n\n"
         f"| figure | target | measured |\n|---|---|---|\n"
         f"| requests per second | ≥ {TARGET_RPS} | {rps:.0f} |\n"
         f"| p95 latency, all requests | ≤ {TARGET_P95_MS} ms | {p95:.0f} ms |\n"

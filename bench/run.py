@@ -2,7 +2,7 @@
 
 Targets are checked here, never by timed tests. Each suite writes its table into
 docs/performance.md; this exits non-zero when a target is not met, so a regression is seen.
-Suites: ``scale`` (issue #6). Run one with ``python bench/run.py scale``.
+Suites: ``scale`` (issue #6), ``followup`` (issue #8). Run one with ``python bench/run.py followup``.
 """
 
 from __future__ import annotations
@@ -12,9 +12,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench import scale
+from bench import followup, scale
 
-SUITES = {"scale": scale.main}
+SUITES = {"scale": scale.main, "followup": followup.main}
 
 
 def main(names: list[str]) -> int:

@@ -19,7 +19,7 @@ from flask_login import login_user
 from sqlalchemy import select, text
 from weasyprint import HTML
 
-from bench.common import BENCH_PASSWORD, Row, measure, table, write_section
+from bench.common import BENCH_PASSWORD, BENCH_PERSONS, BENCH_SEED, Row, measure, table, write_section
 from bench.dataset import ensure_database, ensure_users, sqlalchemy_url
 from sosep_migrantes import create_app
 from sosep_migrantes.auth.models import User
@@ -319,10 +319,10 @@ def main() -> list[Row]:
     body = table(rows) + (
         "\n\nThrough the real WSGI app (Flask test client, the real login, CSRF, scoping and templates) on "
         "PostgreSQL with the database `make bench` builds once: "
-        "`flask demo-data --persons 1000000 --seed 1`. "
+        f"`flask demo-data --persons {BENCH_PERSONS} --seed {BENCH_SEED}`. "
         "Search inputs are drawn from the data (a surname and a given name; CUIs; case numbers). "
         "Targets on p95 are met when p95 is under the target; the PDF targets are on the median."
     )
-    write_section("scale", "National scale (issue #6): 1,000,000 persons", body)
+    write_section("scale", f"National scale (issue #6): {BENCH_PERSONS:,} persons", body)
     print(table(rows))
     return rows

@@ -38,13 +38,16 @@ from .generator import DemoGenerator
     "--check",
     is_flag=True,
     help="Solo verificar la coherencia de los datos que hay (números de caso, claves de búsqueda, "
-    "derivaciones, auditoría); termina con error si encuentra problemas.",
+    "derivaciones, seguimiento de las sedes, auditoría); termina con error si encuentra problemas.",
 )
 @with_appcontext
 def demo_data_command(
     families: int | None, persons: int | None, seed: int, until: dt.datetime | None, check: bool
 ) -> None:
     """Create synthetic arrivals and family units (deterministic for a seed), or check the data.
+
+    Both modes also write the sedes' follow-up (contacts, linkages, transfers, closures), recorded by
+    one inactive account per sede (``demo-<sede>``).
 
     \b
     flask demo-data --families 200          through the services, as the desk does
@@ -81,7 +84,8 @@ def _bulk(persons: int, seed: int, until: dt.date) -> None:
         raise
     click.echo(
         f"Datos de demostración (modo masivo): {result.arrivals} llegadas, {result.families} unidades "
-        f"familiares, {result.persons} personas, {result.referrals} derivaciones."
+        f"familiares, {result.persons} personas, {result.referrals} derivaciones, "
+        f"{result.rows['followups']} seguimientos de las sedes."
     )
     click.echo(
         f"Tiempo: {result.seconds:.1f} s ({result.persons_per_second:,.0f} personas por segundo).".replace(
