@@ -75,9 +75,16 @@ def scope_label(user: User, query: ReportQuery) -> str:
     return " · ".join(parts)
 
 
+#: Filters a role's scope fixes: they are not on its form, so a value in the address is ignored, not checked.
+FIXED_BY_SCOPE = {Role.SEDE: ("sede",), Role.RECEPTION: ("sede", "centre")}
+
+
 def _load() -> tuple[ReportQuery | None, dict[str, str]]:
+    args = request.args.copy()
+    for name in FIXED_BY_SCOPE.get(current_user.role_enum, ()):
+        args.pop(name, None)
     try:
-        query: ReportQuery = ReportQuerySchema().load(form_to_data(request.args))
+        query: ReportQuery = ReportQuerySchema().load(form_to_data(args))
     except ValidationError as exc:
         return None, form_errors(exc)
     return within_scope(current_user, query), {}

@@ -464,3 +464,14 @@ def test_a_centres_file_is_named_by_its_period_and_centre(app, world):
     response = download(signed_in(app, world, "fag"), "/reports/export.zip?period=year&year=2026")
     name = "informe-2026-01-01_2026-12-31-centro-FAG.zip"
     assert response.headers["Content-Disposition"] == f'attachment; filename="{name}"'
+
+
+@pytest.mark.parametrize(
+    ("role", "extra"), [("sede", {"sede": "NOPE"}), ("reception", {"centre": "14", "sede": "14"})]
+)
+def test_filters_a_role_does_not_have_are_ignored_not_refused(app, ctx, role, extra):
+    user = make_user(role, sede="HUEHUETENANGO" if role == "sede" else None)
+    client = app.test_client()
+    login(client, user)
+    response = client.get("/reports/", query_string={"period": "year", "year": "2026", **extra})
+    assert response.status_code == 200
