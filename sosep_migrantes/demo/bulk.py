@@ -934,8 +934,9 @@ class BulkGenerator:
         next_on: dt.date | None = None
         linked = closed = False
         reopened_on: dt.date | None = None
-        status = status_of(facts_of(on, protection_risk=protection))  # as registered
         facts = facts_of(on, referred, urgent, protection)  # after the desk
+        # As registered: nothing had happened yet (the same facts when the desk sent nothing).
+        status = status_of(facts_of(on, protection_risk=protection) if referred or urgent else facts)
         version = 1
         transferred_at: str = N
         transferred_by: str | int = N
