@@ -51,7 +51,9 @@ def family_arrived(desk, days: int, **payload):
 def events(family, action: str) -> list[AuditEvent]:
     return list(
         db.session.scalars(
-            select(AuditEvent).where(AuditEvent.subject_id == family.id, AuditEvent.action == action)
+            select(AuditEvent)
+            .where(AuditEvent.subject_id == family.id, AuditEvent.action == action)
+            .order_by(AuditEvent.id)
         )
     )
 
