@@ -10,10 +10,32 @@ add up across breakdowns (sexes to persons, departments to families, months to t
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import CTE, ColumnElement, Select, and_, case, distinct, false, func, literal, select
+from sqlalchemy import (
+    Boolean,
+    Column,
+    ColumnElement,
+    Date,
+    Integer,
+    MetaData,
+    Select,
+    String,
+    Table,
+    and_,
+    case,
+    distinct,
+    false,
+    func,
+    insert,
+    literal,
+    select,
+    text,
+    update,
+)
 
 from ..auth.models import User
 from ..cases.models import FamilyUnit, Member, family_protection_causes, member_languages
@@ -78,23 +100,32 @@ def _day_start(day: dt.date) -> dt.datetime:
     return dt.datetime.combine(day, dt.time.min, tzinfo=LOCAL_TZ).astimezone(dt.UTC)
 
 
-def report_families(user: User, filters: ReportFilters) -> CTE:
-    """The families of the report: in the user's scope, arrived in the period, matching the filters."""
+def report_families(user: User, filters: ReportFilters) -> Select[*tuple[Any, ...]]:
+    """The families of the report: in the user's scope, arrived in the period, matching the filters.
+
+    With what every breakdown groups by already on the row (the arrival's day, route and centre code, the
+    destination's department, the number of members), so no breakdown joins back to the big tables.
+    """
     scoped = scoped_families(user) if may_report(user) else select(FamilyUnit).where(false())
     stmt = (
         scoped.with_only_columns(
             FamilyUnit.id.label("family_id"),
             FamilyUnit.arrival_id,
             FamilyUnit.centre_id,
+            Centre.code.label("centre_code"),
             FamilyUnit.destination_municipality_id.label("municipality_id"),
+            Municipality.department_id,
             FamilyUnit.status,
             FamilyUnit.first_contact_on,
-            Arrival.arrived_at,
             local_date(Arrival.arrived_at).label("arrived_on"),
             Arrival.mode,
-            Arrival.country_id,
+            Arrival.mode.concat(literal("-")).concat(Country.code).label("route"),
+            literal(0).label("size"),  # counted from report_members once they are written
         )
         .join(Arrival, Arrival.id == FamilyUnit.arrival_id)
+        .join(Centre, Centre.id == FamilyUnit.centre_id)
+        .join(Country, Country.id == Arrival.country_id)
+        .join(Municipality, Municipality.id == FamilyUnit.destination_municipality_id)
         .where(Arrival.arrived_at >= _day_start(filters.start))
         .where(Arrival.arrived_at < _day_start(filters.end + dt.timedelta(days=1)))
     )
@@ -105,17 +136,52 @@ def report_families(user: User, filters: ReportFilters) -> CTE:
     if filters.country_id:
         stmt = stmt.where(Arrival.country_id == filters.country_id)
     if filters.department_id:
-        in_department = select(Municipality.id).where(Municipality.department_id == filters.department_id)
-        stmt = stmt.where(FamilyUnit.destination_municipality_id.in_(in_department))
+        stmt = stmt.where(Municipality.department_id == filters.department_id)
     if filters.sede_id and user.role_enum is not Role.SEDE:
         covered = select(sede_municipalities.c.municipality_id).where(
             sede_municipalities.c.sede_id == filters.sede_id
         )
         stmt = stmt.where(FamilyUnit.destination_municipality_id.in_(covered))
-    return stmt.cte("report_families")
+    return stmt
 
 
-def report_members(families: CTE) -> CTE:
+#: The report's population, written once per report into temporary tables (private to the connection,
+#: dropped after the report): the breakdowns then read a few thousand narrow rows each instead of joining
+#: the period's arrivals, families and members again (a national year took 15 s as common table
+#: expressions, recomputed by every breakdown).
+_temporary = MetaData()
+REPORT_FAMILIES = Table(
+    "report_families",
+    _temporary,
+    Column("family_id", Integer, primary_key=True),
+    Column("arrival_id", Integer),
+    Column("centre_id", Integer),
+    Column("centre_code", String(20)),
+    Column("municipality_id", Integer),
+    Column("department_id", Integer),
+    Column("status", String(20)),
+    Column("first_contact_on", Date),
+    Column("arrived_on", Date),
+    Column("mode", String(20)),
+    Column("route", String(40)),
+    Column("size", Integer),
+    prefixes=["TEMPORARY"],
+)
+REPORT_MEMBERS = Table(
+    "report_members",
+    _temporary,
+    Column("member_id", Integer),
+    Column("family_id", Integer),
+    Column("sex", String(20)),
+    Column("age", Integer),
+    Column("relationship", String(40)),
+    Column("pueblo_id", Integer),
+    Column("needs_interpreter", Boolean),
+    prefixes=["TEMPORARY"],
+)
+
+
+def report_members(families: Table) -> Select[*tuple[Any, ...]]:
     """The members of the report's families, with their age at arrival and relationship code."""
     age = case(
         (Member.birth_date.is_(None), func.coalesce(Member.estimated_age, 0)),
@@ -123,30 +189,66 @@ def report_members(families: CTE) -> CTE:
     )
     return (
         select(
-            Member.id.label("member_id"),
+            Member.id,
             Member.family_id,
             Member.sex,
-            age.label("age"),
-            FamilyRelationship.code.label("relationship"),
+            age,
+            FamilyRelationship.code,
             Member.pueblo_id,
             Member.needs_interpreter,
-            families.c.arrived_on,
         )
         .join(families, families.c.family_id == Member.family_id)
         .join(FamilyRelationship, FamilyRelationship.id == Member.relationship_id)
-        .cte("report_members")
     )
 
 
 @dataclass
 class Population:
-    families: CTE
-    members: CTE
+    families: Table
+    members: Table
+    #: The lowest and highest family and member ids of the population. Families are registered as they
+    #: arrive, so a period's ids are (nearly) one range: joining the big tables (needs, services,
+    #: languages, follow-ups) within it reads a slice of their index instead of the whole table.
+    family_ids: tuple[int, int] = (0, 0)
+    member_ids: tuple[int, int] = (0, 0)
+
+    def families_of(self, column: Any) -> Any:
+        """``column`` (a family id of another table) within the population's range, joined to it."""
+        return and_(column.between(*self.family_ids), column == self.families.c.family_id)
+
+
+def _drop_population() -> None:
+    connection = db.session.connection()
+    for table in (REPORT_MEMBERS, REPORT_FAMILIES):
+        connection.execute(text(f"DROP TABLE IF EXISTS {table.name}"))
 
 
 def population(user: User, filters: ReportFilters) -> Population:
+    """Write the report's families and members into this connection's temporary tables."""
+    _drop_population()
+    connection = db.session.connection()
+    for table in (REPORT_FAMILIES, REPORT_MEMBERS):
+        table.create(connection)
     families = report_families(user, filters)
-    return Population(families, report_members(families))
+    connection.execute(insert(REPORT_FAMILIES).from_select([c.name for c in REPORT_FAMILIES.c], families))
+    f, m = REPORT_FAMILIES, REPORT_MEMBERS
+    low, high = connection.execute(select(func.min(f.c.family_id), func.max(f.c.family_id))).one()
+    family_ids = (low or 0, high or 0)
+    members = report_members(f).where(Member.family_id.between(*family_ids))
+    connection.execute(insert(m).from_select([c.name for c in m.c], members))
+    sizes = select(m.c.family_id, func.count().label("n")).group_by(m.c.family_id).subquery()
+    connection.execute(update(f).values(size=sizes.c.n).where(f.c.family_id == sizes.c.family_id))
+    low, high = connection.execute(select(func.min(m.c.member_id), func.max(m.c.member_id))).one()
+    return Population(f, m, family_ids, (low or 0, high or 0))
+
+
+@contextmanager
+def report_population(user: User, filters: ReportFilters) -> Iterator[Population]:
+    """The population for the duration of the block; the temporary tables are dropped after it."""
+    try:
+        yield population(user, filters)
+    finally:
+        _drop_population()
 
 
 def _rows(stmt: Select[*tuple[Any, ...]]) -> list[tuple[Any, ...]]:
@@ -158,19 +260,19 @@ def _rows(stmt: Select[*tuple[Any, ...]]) -> list[tuple[Any, ...]]:
 
 def totals(p: Population) -> dict[str, int]:
     """Families, persons, arrivals, and arrivals by mode (flights and buses)."""
-    f, m = p.families, p.members
-    families, arrivals, flights, buses = db.session.execute(
+    f = p.families
+    families, persons, arrivals, flights, buses = db.session.execute(
         select(
             func.count(),
+            func.coalesce(func.sum(f.c.size), 0),
             func.count(distinct(f.c.arrival_id)),
             func.count(distinct(case((f.c.mode == "air", f.c.arrival_id)))),
             func.count(distinct(case((f.c.mode == "land", f.c.arrival_id)))),
         ).select_from(f)
     ).one()
-    persons = db.session.scalar(select(func.count()).select_from(m)) or 0
     return {
         "families": families,
-        "persons": persons,
+        "persons": int(persons),
         "arrivals": arrivals,
         "flights": flights,
         "buses": buses,
@@ -178,17 +280,9 @@ def totals(p: Population) -> dict[str, int]:
 
 
 def _families_and_persons(p: Population, key: ColumnElement[Any]) -> dict[Any, tuple[int, int]]:
-    """``{key: (families, persons)}`` grouped by an expression over ``report_families``."""
-    f, m = p.families, p.members
-    persons = (
-        select(m.c.family_id, func.count().label("n")).group_by(m.c.family_id).subquery("persons_per_family")
-    )
-    stmt = (
-        select(key.label("k"), func.count(), func.coalesce(func.sum(persons.c.n), 0))
-        .select_from(f)
-        .outerjoin(persons, persons.c.family_id == f.c.family_id)
-        .group_by(key)
-    )
+    """``{key: (families, persons)}`` grouped by a column of ``report_families``."""
+    f = p.families
+    stmt = select(key.label("k"), func.count(), func.coalesce(func.sum(f.c.size), 0)).group_by(key)
     return {k: (families, int(n)) for k, families, n in _rows(stmt)}
 
 
@@ -196,28 +290,17 @@ def by_month(p: Population) -> dict[str, tuple[int, int]]:
     return _families_and_persons(p, month_of(p.families.c.arrived_on))
 
 
-def route_of(p: Population) -> ColumnElement[str]:
-    """``air-US``, ``air-MX``, ``land-MX``... from the arrival's mode and country code."""
-    country = select(Country.code).where(Country.id == p.families.c.country_id).scalar_subquery()
-    return p.families.c.mode.concat(literal("-")).concat(country)
-
-
 def by_route(p: Population) -> dict[str, tuple[int, int]]:
-    return _families_and_persons(p, route_of(p))
+    """``air-US``, ``air-MX``, ``land-MX``... from the arrival's mode and country code."""
+    return _families_and_persons(p, p.families.c.route)
 
 
 def by_centre(p: Population) -> dict[str, tuple[int, int]]:
-    code = select(Centre.code).where(Centre.id == p.families.c.centre_id).scalar_subquery()
-    return _families_and_persons(p, code)
+    return _families_and_persons(p, p.families.c.centre_code)
 
 
 def by_department(p: Population) -> dict[int, tuple[int, int]]:
-    department = (
-        select(Municipality.department_id)
-        .where(Municipality.id == p.families.c.municipality_id)
-        .scalar_subquery()
-    )
-    return _families_and_persons(p, department)
+    return _families_and_persons(p, p.families.c.department_id)
 
 
 def by_municipality(p: Population) -> dict[int, tuple[int, int]]:
@@ -278,7 +361,13 @@ def by_language(p: Population) -> dict[int, int]:
     m = p.members
     stmt = (
         select(member_languages.c.language_id, func.count())
-        .join(m, m.c.member_id == member_languages.c.member_id)
+        .join(
+            m,
+            and_(
+                member_languages.c.member_id.between(*p.member_ids),
+                m.c.member_id == member_languages.c.member_id,
+            ),
+        )
         .group_by(member_languages.c.language_id)
     )
     return dict(_rows(stmt))
@@ -302,7 +391,7 @@ def needs(p: Population) -> dict[int, tuple[int, int, int]]:
             func.count().filter(FamilyNeed.status == NeedStatus.ATTENDED),
             func.count().filter(FamilyNeed.status == NeedStatus.REFERRED),
         )
-        .join(f, f.c.family_id == FamilyNeed.family_id)
+        .join(f, p.families_of(FamilyNeed.family_id))
         .group_by(FamilyNeed.need_id)
     )
     return {need_id: (n, attended, referred) for need_id, n, attended, referred in _rows(stmt)}
@@ -314,7 +403,7 @@ def services(p: Population) -> dict[int, tuple[int, int]]:
     stmt = (
         select(FamilyNeed.need_id, func.count(), func.coalesce(func.sum(ServiceDelivery.quantity), 0))
         .join(FamilyNeed, FamilyNeed.id == ServiceDelivery.family_need_id)
-        .join(f, f.c.family_id == FamilyNeed.family_id)
+        .join(f, p.families_of(FamilyNeed.family_id))
         .group_by(FamilyNeed.need_id)
     )
     return {need_id: (n, int(quantity)) for need_id, n, quantity in _rows(stmt)}
@@ -325,7 +414,7 @@ def referrals(p: Population) -> dict[tuple[int, str], int]:
     f = p.families
     stmt = (
         select(Referral.institution_id, Referral.status, func.count())
-        .join(f, f.c.family_id == Referral.family_id)
+        .join(f, p.families_of(Referral.family_id))
         .where(Referral.has_slip)
         .group_by(Referral.institution_id, Referral.status)
     )
@@ -338,12 +427,12 @@ def protection(p: Population) -> tuple[dict[int, int], int]:
     causes = family_protection_causes.c
     stmt = (
         select(causes.cause_id, func.count())
-        .join(f, f.c.family_id == causes.family_id)
+        .join(f, p.families_of(causes.family_id))
         .group_by(causes.cause_id)
     )
     any_cause = (
         select(func.count(distinct(causes.family_id)))
-        .join(f, f.c.family_id == causes.family_id)
+        .join(f, p.families_of(causes.family_id))
         .scalar_subquery()
     )
     return dict(_rows(stmt)), db.session.scalar(select(any_cause)) or 0
@@ -373,20 +462,13 @@ def followup(p: Population) -> FollowUpFigures:
         select(
             func.count(distinct(FollowUp.family_id)),
             func.count(distinct(case((FollowUp.outcome == ContactOutcome.LOCATED, FollowUp.family_id)))),
-        ).join(f, f.c.family_id == FollowUp.family_id)
+        ).join(f, p.families_of(FollowUp.family_id))
     ).one()
     # A linkage of the whole family counts all its members; one of a member counts that member.
-    m = p.members
-    members_linked = case(
-        (
-            Linkage.member_id.is_(None),
-            select(func.count()).where(m.c.family_id == Linkage.family_id).scalar_subquery(),
-        ),
-        else_=literal(1),
-    )
+    members_linked = case((Linkage.member_id.is_(None), f.c.size), else_=literal(1))
     linked_rows = _rows(
         select(Linkage.institution_id, func.count(distinct(Linkage.family_id)), func.sum(members_linked))
-        .join(f, f.c.family_id == Linkage.family_id)
+        .join(f, p.families_of(Linkage.family_id))
         .group_by(Linkage.institution_id)
     )
     days = days_between(f.c.arrived_on, f.c.first_contact_on)
@@ -395,7 +477,7 @@ def followup(p: Population) -> FollowUpFigures:
     )
     latest = (
         select(CaseClosure.family_id, func.max(CaseClosure.id).label("closure_id"))
-        .join(f, f.c.family_id == CaseClosure.family_id)
+        .join(f, p.families_of(CaseClosure.family_id))
         .group_by(CaseClosure.family_id)
         .subquery()
     )

@@ -148,7 +148,11 @@ def route_label(route: str, countries: dict[str, str]) -> str:
 
 def build_report(user: User, filters: ReportFilters, scope_label: str = "") -> Report:
     """Every figure of the report for ``user``'s scope and ``filters``."""
-    p = queries.population(user, filters)
+    with queries.report_population(user, filters) as p:
+        return _build(user, filters, scope_label, p)
+
+
+def _build(user: User, filters: ReportFilters, scope_label: str, p: queries.Population) -> Report:
     report = Report(filters=filters, scope_label=scope_label, totals=queries.totals(p))
     add = report.tables.append
 
