@@ -62,12 +62,16 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     babel.init_app(app, locale_selector=select_locale, timezone_selector=lambda: "America/Guatemala")
     login_manager.init_app(app)
 
+    from .core import security
+
+    security.register_converters(app)
     _register_models()
     _register_blueprints(app)
     _register_cli(app)
 
     from .core import errors, templating, transaction
 
+    security.init_app(app)
     errors.init_app(app)
     templating.init_app(app)
     transaction.init_app(app)

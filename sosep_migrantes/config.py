@@ -70,6 +70,8 @@ def _settings(instance_path: Path) -> dict[str, Any]:
         #: on every page cost more than showing it).
         "CASES_COUNT_CAP": 500,
         "WTF_CSRF_TIME_LIMIT": None,
+        #: The largest request body (forms; no upload yet): a bigger one is refused (413) unread.
+        "MAX_CONTENT_LENGTH": int(env.get("MAX_CONTENT_LENGTH", str(2 * 1024 * 1024))),
         # Follow-up (followup.rules): days after arrival the first contact falls due, fewer for urgent
         # referrals and protection cases; days after a contact when it set no next date; not-located
         # attempts before a case may be closed as not located.

@@ -36,6 +36,7 @@ MESSAGES = {
     404: lambda: _("No se encontró lo que busca, o no está dentro de su alcance."),
     405: lambda: _("Método no permitido."),
     409: lambda: _("Conflicto: los datos cambiaron mientras los editaba."),
+    413: lambda: _("Lo enviado es demasiado grande."),
     429: lambda: _("Demasiados intentos. Espere un momento y vuelva a intentarlo."),
     500: lambda: _("Ocurrió un error inesperado. Nada se guardó; vuelva a intentarlo."),
     503: lambda: _("El servicio no está disponible en este momento."),

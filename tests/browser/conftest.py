@@ -82,6 +82,13 @@ def page(browser: Browser, live_server: str) -> Iterator[Page]:
     page = context.new_page()
     script_errors: list[str] = []
     page.on("pageerror", lambda error: script_errors.append(str(error)))
+    # A script or style the Content-Security-Policy blocks is reported on the console, not as an error.
+    page.on(
+        "console",
+        lambda message: (
+            script_errors.append(message.text) if "Content Security Policy" in message.text else None
+        ),
+    )
     try:
         yield page
     finally:

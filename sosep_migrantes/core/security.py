@@ -1,0 +1,72 @@
+"""Response headers and request limits, in one place for every route (issue #10, items 4 and 5).
+
+- A Content-Security-Policy that allows only the service's own files: no inline script or style on any
+  page (PDFs are drawn on the server and carry their own styles), no frames, no plugins, forms posted only
+  to the service itself.
+- ``nosniff``, no referrer leaving the service, no framing (``frame-ancestors`` and the older header).
+- ``Cache-Control: no-store`` on everything but the static files: pages, PDFs, spreadsheets and JSON all
+  may carry personal data, and a shared desk computer must not keep them.
+- HSTS when the request came over HTTPS (directly or through a proxy counted by ``PROXY_COUNT``).
+- Route integers bounded to the database's 32-bit ids: ``/cases/2147483648`` is a 404, not a database error.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask, Response, request
+from werkzeug.routing import IntegerConverter, Map
+
+CONTENT_SECURITY_POLICY = "; ".join(
+    (
+        "default-src 'self'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "img-src 'self' data:",
+        "font-src 'self'",
+        "connect-src 'self'",
+        "object-src 'none'",
+        "base-uri 'self'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+    )
+)
+HEADERS = {
+    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+    "Cross-Origin-Opener-Policy": "same-origin",
+    "Permissions-Policy": "camera=(), microphone=(), geolocation=()",
+}
+HSTS = "max-age=31536000; includeSubDomains"
+#: The largest id a route accepts: the columns are 32-bit integers on PostgreSQL.
+MAX_ROUTE_INT = 2**31 - 1
+
+
+class BoundedIntConverter(IntegerConverter):
+    """Werkzeug's ``int`` converter, refusing (404) what no row's id can be."""
+
+    def __init__(self, url_map: Map, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("max", MAX_ROUTE_INT)
+        super().__init__(url_map, *args, **kwargs)
+
+
+def secure_headers(response: Response) -> Response:
+    for name, value in HEADERS.items():
+        response.headers.setdefault(name, value)
+    if request.endpoint != "static":
+        response.headers["Cache-Control"] = "no-store"
+        response.headers.pop("Expires", None)
+    if request.is_secure:
+        response.headers.setdefault("Strict-Transport-Security", HSTS)
+    return response
+
+
+def init_app(app: Flask) -> None:
+    app.after_request(secure_headers)
+
+
+def register_converters(app: Flask) -> None:
+    """Before any blueprint is registered: the routes' ``<int:...>`` use the bounded converter."""
+    app.url_map.converters["int"] = BoundedIntConverter

@@ -1,0 +1,62 @@
+"""Headers and limits on every route (issue #10, item 4) and bounded route integers (item 5)."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.factories import login, make_user
+
+
+def test_every_page_has_the_security_headers_and_no_store(client, ctx):
+    user = make_user("coordinator")
+    login(client, user)
+    for url in ("/login", "/cases/", "/followup/", "/reports/", "/healthz", "/nowhere"):
+        response = client.get(url)
+        headers = response.headers
+        assert "default-src 'self'" in headers["Content-Security-Policy"], url
+        assert "frame-ancestors 'none'" in headers["Content-Security-Policy"], url
+        assert "'unsafe-inline'" not in headers["Content-Security-Policy"]
+        assert headers["X-Content-Type-Options"] == "nosniff"
+        assert headers["X-Frame-Options"] == "DENY"
+        assert headers["Referrer-Policy"] == "no-referrer"
+        assert headers["Cache-Control"] == "no-store", url
+        assert "Strict-Transport-Security" not in headers  # plain HTTP here
+
+
+def test_static_files_may_be_cached(client):
+    response = client.get("/static/css/app.css")
+    assert response.status_code == 200
+    assert response.headers.get("Cache-Control") != "no-store"
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+
+
+def test_hsts_over_https(client):
+    response = client.get("/login", base_url="https://sosep.example")
+    assert response.headers["Strict-Transport-Security"].startswith("max-age=31536000")
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/cases/2147483648",
+        "/cases/99999999999999999999",
+        "/referrals/99999999999999999999/slip.pdf",
+        "/arrivals/2147483648",
+        "/cases/2147483648/followups/new",
+    ],
+)
+def test_ids_beyond_the_database_range_are_not_found(client, ctx, url):
+    login(client, make_user("coordinator"))
+    assert client.get(url).status_code == 404
+
+
+def test_the_largest_id_is_still_looked_up(client, ctx):
+    login(client, make_user("coordinator"))
+    assert client.get("/cases/2147483647").status_code == 404  # looked up, not there
+
+
+def test_a_request_bigger_than_the_limit_is_refused_unread(app, client):
+    limit = app.config["MAX_CONTENT_LENGTH"]
+    response = client.post("/login", data={"username": "x" * (limit + 1), "password": "y"})
+    assert response.status_code == 413
+    assert "demasiado grande" in response.get_data(as_text=True)
