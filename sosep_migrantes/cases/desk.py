@@ -17,6 +17,7 @@ from marshmallow import ValidationError
 
 from ..core.forms import form_errors
 from ..core.permissions import Permission, permission_required
+from ..core.security import MAX_ROUTE_INT
 from ..core.transaction import AlreadySaved, unit_of_work
 from ..reception.models import Arrival
 from ..reception.services import get_arrival
@@ -86,7 +87,8 @@ def new_family(arrival_id: int) -> ResponseReturnValue:
     arrival = get_arrival(current_user, arrival_id) or abort(404)
     if request.method == "GET":
         last_id = request.args.get("saved", type=int)
-        last = get_family(current_user, last_id) if last_id else None
+        in_range = last_id is not None and 0 < last_id <= MAX_ROUTE_INT
+        last = get_family(current_user, last_id) if in_range and last_id else None
         if last is not None and last.arrival_id != arrival.id:
             last = None
         return _family_form(arrival, new_family_values(), {}, last=last)

@@ -19,6 +19,7 @@ from sqlalchemy.orm import aliased, selectinload
 from ..auth.models import User
 from ..catalogs.models import Centre, Department, FamilyRelationship, Municipality, sede_municipalities
 from ..core.permissions import Permission, Role
+from ..core.schema import is_submission_token
 from ..core.text import fold
 from ..core.timeutil import LOCAL_TZ
 from ..extensions import db
@@ -64,7 +65,7 @@ def get_family(user: User, family_id: int) -> FamilyUnit | None:
 
 def submitted_family(user: User, token: str | None) -> FamilyUnit | None:
     """The family a form with this one-time token already registered (a resent form), if any."""
-    if not token:
+    if not is_submission_token(token):  # a malformed token (a NUL byte, say) is never looked up
         return None
     return db.session.scalar(scoped_families(user).where(FamilyUnit.submission_token == token))
 

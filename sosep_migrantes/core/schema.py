@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 import uuid
 from typing import Any
 
@@ -139,6 +140,14 @@ def submission_token() -> fields.String:
             r"^[0-9a-f]{32}$", error=_l("Formulario no válido: vuelva a cargar la página.")
         ),
     )
+
+
+_TOKEN = re.compile(r"[0-9a-f]{32}")
+
+
+def is_submission_token(value: object) -> bool:
+    """Whether ``value`` has the shape of a one-time form token (checked before it is looked up)."""
+    return isinstance(value, str) and _TOKEN.fullmatch(value) is not None
 
 
 def new_submission_token() -> str:

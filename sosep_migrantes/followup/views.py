@@ -30,7 +30,7 @@ from ..core.errors import ServiceError
 from ..core.forms import form_errors, form_to_data
 from ..core.pagination import paginate
 from ..core.permissions import Permission, Role, permission_required
-from ..core.schema import new_submission_token
+from ..core.schema import is_submission_token, new_submission_token
 from ..core.timeutil import today_local
 from ..core.transaction import AlreadySaved, unit_of_work
 from ..db import utcnow
@@ -277,7 +277,7 @@ def _form(
 
 def _already_saved(action: Action, family: FamilyUnit, token: str | None) -> bool:
     model = action.model_with_token
-    if model is None or not token:
+    if model is None or not is_submission_token(token):
         return False
     found = db.session.scalar(select(model.id).where(model.submission_token == token))
     return found is not None

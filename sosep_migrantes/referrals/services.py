@@ -23,7 +23,7 @@ from ..core import audit
 from ..core.audit import AuditAction
 from ..core.errors import ServiceError
 from ..core.numbering import SequenceKind, next_number
-from ..core.schema import new_submission_token
+from ..core.schema import is_submission_token, new_submission_token
 from ..core.timeutil import now_local, to_local
 from ..db import utcnow
 from ..extensions import db
@@ -127,7 +127,7 @@ def latest_answer(referral: Referral) -> ReferralEvent | None:
 
 def submitted_referral(user: User, token: str | None) -> Referral | None:
     """The referral a form with this one-time token already created, if any."""
-    if not token:
+    if not is_submission_token(token):
         return None
     return db.session.scalar(scoped_referrals(user).where(Referral.submission_token == token))
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.factories import login, make_user
+from tests.factories import family_payload, form_data, login, make_arrival, make_family, make_user
 
 
 def test_every_page_has_the_security_headers_and_no_store(client, ctx):
@@ -60,3 +60,34 @@ def test_a_request_bigger_than_the_limit_is_refused_unread(app, client):
     response = client.post("/login", data={"username": "x" * (limit + 1), "password": "y"})
     assert response.status_code == 413
     assert "demasiado grande" in response.get_data(as_text=True)
+
+
+def test_a_saved_id_beyond_the_range_is_ignored(client, ctx):
+    desk = make_user("reception", centre="FAG")
+    arrival = make_arrival(desk)
+    login(client, desk)
+    response = client.get(f"/arrivals/{arrival.id}/families/new?saved=99999999999999999999")
+    assert response.status_code == 200
+
+
+def test_a_nul_byte_in_a_form_token_is_refused_not_looked_up(client, ctx):
+    desk = make_user("reception", centre="FAG")
+    arrival = make_arrival(desk)
+    family = make_family(desk, arrival)
+    login(client, desk)
+    token = "\x00" + "a" * 31
+    payload = form_data(family_payload())
+    registered = client.post(
+        f"/arrivals/{arrival.id}/families/new", data={**payload, "submission_token": token}
+    )
+    assert registered.status_code == 400
+    referred = client.post(
+        f"/cases/{family.id}/referrals/new",
+        data={
+            "submission_token": token,
+            "institution": "SOSEP_SEDES",
+            "member_ids": [str(family.members[0].id)],
+            "reason": "x",
+        },
+    )
+    assert referred.status_code == 400
