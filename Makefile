@@ -67,7 +67,7 @@ format: install
 	$(BIN)/ruff check --fix .
 
 # The benchmarks run on PostgreSQL (BENCH_DATABASE_URL, default the local server's database sosep_bench,
-# built once with `flask demo-data --persons 1000000` and reused); figures go to docs/performance.md.
+# built once with `flask demo-data --persons 1050000` (300,000 family units) and reused); figures go to docs/performance.md.
 bench: check-run install  ## Benchmarks at national scale (targets and figures in docs/performance.md)
 	$(BIN)/python bench/run.py
 
