@@ -107,9 +107,8 @@ def date(**kwargs: Any) -> fields.Date:
 
 
 def integer(**kwargs: Any) -> fields.Integer:
-    return fields.Integer(
-        allow_none=True, error_messages={**REQUIRED, "invalid": _l("Escriba un número entero.")}, **kwargs
-    )
+    """A whole number typed with ASCII digits (an age, a quantity): '٣٤' or '³' is not read as 34 or 3."""
+    return AsciiInteger(9, error_messages={**REQUIRED, "invalid": _l("Escriba un número entero.")}, **kwargs)
 
 
 def boolean() -> fields.Boolean:

@@ -225,3 +225,11 @@ def test_case_filters_load_what_is_well_formed_and_ignore_the_rest(app, ctx):
         }
     )
     assert bad == {"protection_only": False, "q": None, "page": 1}
+
+
+@pytest.mark.parametrize("age", ["٣٤", "³", "３４", "-1"])
+def test_an_age_is_read_only_from_ascii_digits(ctx, age):
+    payload = family_payload(members=[member(age=None, estimated_age=age)])
+    with pytest.raises(ValidationError) as refused:
+        FamilyUnitSchema().load(payload)
+    assert "estimated_age" in refused.value.messages["members"][0]
