@@ -66,7 +66,10 @@ def redis_url() -> Iterator[str]:
         return
     server = shutil.which("redis-server")
     if server is None:
-        pytest.skip("no Redis answers on 127.0.0.1:6379 and redis-server is not installed")
+        # `make test` runs .ci/system-deps first, which installs redis-server when no Redis answers.
+        pytest.fail(
+            "no Redis answers on 127.0.0.1:6379 and redis-server is not installed: run .ci/system-deps test"
+        )
     port = free_port()
     process = subprocess.Popen(  # noqa: S603
         [server, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--daemonize", "no"],
