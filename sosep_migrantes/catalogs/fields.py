@@ -16,18 +16,23 @@ from .services import by_code, find_municipality
 
 
 class CatalogCode(fields.Field[Any]):
-    """A catalogue entry given by its code ("HEAD", "KICHE"); loads to the ORM object."""
+    """A catalogue entry given by its code ("HEAD", "KICHE"); loads to the ORM object.
+
+    An inactive entry is refused, unless ``allow_inactive`` (the admin's own catalogue pages, which list
+    inactive entries so that they can still be unticked).
+    """
 
     default_error_messages = {**REQUIRED, "invalid": _l("Elija una opción de la lista.")}
 
-    def __init__(self, model: type[CatalogMixin], **kwargs: Any) -> None:
+    def __init__(self, model: type[CatalogMixin], *, allow_inactive: bool = False, **kwargs: Any) -> None:
         kwargs.setdefault("allow_none", not kwargs.get("required", False))
         super().__init__(**kwargs)
         self.model = model
+        self.allow_inactive = allow_inactive
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
         item = by_code(self.model, str(value).strip()) if value not in (None, "") else None
-        if item is None or not item.is_active:
+        if item is None or not (item.is_active or self.allow_inactive):
             raise self.make_error("invalid")
         return item
 

@@ -252,10 +252,14 @@ def sede_by_code(code: str) -> Sede | None:
     return db.session.scalar(select(Sede).where(Sede.code == code))
 
 
-def set_sede_coverage(sede: Sede, municipality_ids: Sequence[int]) -> list[int]:
+def set_sede_coverage(
+    sede: Sede, municipality_ids: Sequence[int], *, confirm_empty: bool = False
+) -> list[int]:
     """Make ``sede`` cover exactly these municipalities, taking them from any other sede.
 
-    Returns the ids that moved from another sede, so the admin can be told.
+    A sede left with no municipality (this one, given none, or another one whose every municipality is
+    taken) loses all its cases from its users' sight: refused unless ``confirm_empty``, and the message
+    names the sedes. Returns the ids that moved from another sede, so the admin can be told.
     """
     wanted = set(municipality_ids)
     known = set(db.session.scalars(select(Municipality.id).where(Municipality.id.in_(wanted))))
@@ -268,6 +272,17 @@ def set_sede_coverage(sede: Sede, municipality_ids: Sequence[int]) -> list[int]:
             )
         )
     )
+    emptied = _sedes_left_empty(sede, wanted)
+    if emptied and not confirm_empty:
+        raise ServiceError(
+            {
+                "confirm_empty": _(
+                    "%(sedes)s quedaría sin municipios y sus usuarios dejarían de ver sus casos. "
+                    "Si es lo que quiere, marque la casilla de confirmación y guarde otra vez.",
+                    sedes=", ".join(s.name for s in emptied),
+                )
+            }
+        )
     db.session.execute(
         sede_municipalities.delete().where(
             (sede_municipalities.c.sede_id == sede.id) | sede_municipalities.c.municipality_id.in_(wanted)
@@ -279,9 +294,30 @@ def set_sede_coverage(sede: Sede, municipality_ids: Sequence[int]) -> list[int]:
         )
     db.session.expire(sede, ["municipalities"])
     audit.record(
-        AuditAction.SEDE_COVERAGE, "sede", sede.id, municipalities=sorted(wanted), moved=sorted(moved)
+        AuditAction.SEDE_COVERAGE,
+        "sede",
+        sede.id,
+        municipalities=sorted(wanted),
+        moved=sorted(moved),
+        left_empty=[s.id for s in emptied],
     )
     return moved
+
+
+def _sedes_left_empty(sede: Sede, wanted: set[int]) -> list[Sede]:
+    """The sedes that cover some municipality now and would cover none once ``sede`` covers ``wanted``."""
+    covered: dict[int, set[int]] = {}
+    for sede_id, municipality_id in db.session.execute(
+        select(sede_municipalities.c.sede_id, sede_municipalities.c.municipality_id)
+    ):
+        covered.setdefault(sede_id, set()).add(municipality_id)
+    emptied_ids = [
+        sede_id
+        for sede_id, municipalities in covered.items()
+        if sede_id != sede.id and municipalities <= wanted
+    ]
+    emptied = [s for s in (db.session.get(Sede, sede_id) for sede_id in emptied_ids) if s is not None]
+    return [sede, *emptied] if not wanted else emptied
 
 
 def all_institutions() -> Sequence[Institution]:

@@ -13,6 +13,7 @@ from marshmallow import ValidationError
 from ..core.errors import ServiceError
 from ..core.forms import form_errors, form_to_data
 from ..core.permissions import Permission, permission_required
+from ..core.schema import is_ascii_number
 from ..core.transaction import unit_of_work
 from ..extensions import db
 from . import services
@@ -30,15 +31,25 @@ def sedes() -> ResponseReturnValue:
     )
 
 
-def _coverage_page(sede: Sede, errors: dict[str, str], status: int = 200) -> ResponseReturnValue:
+def _coverage_page(
+    sede: Sede, errors: dict[str, str], status: int = 200, ticked: set[int] | None = None
+) -> ResponseReturnValue:
+    """The coverage form; shown again after a refusal, it keeps the boxes the admin had ticked."""
     return render_template(
         "catalogs/sede_coverage.html",
         sede=sede,
         departments=services.all_departments(),
-        covered={m.id for m in sede.municipalities},
+        covered={m.id for m in sede.municipalities} if ticked is None else ticked,
         owners=services.sede_names_by_municipality(),
         errors=errors,
+        ask_confirmation="confirm_empty" in errors,
     ), status
+
+
+def _ticked(values: dict[str, Any]) -> set[int]:
+    """The municipalities ticked in a refused form (those that read as one; the error names the rest)."""
+    codes = (str(code).strip() for code in values.get("municipalities") or [])
+    return {int(code) for code in codes if is_ascii_number(code, max_digits=4)}
 
 
 @bp.route("/sedes/<int:sede_id>", methods=["GET", "POST"])
@@ -50,9 +61,13 @@ def sede_coverage(sede_id: int) -> ResponseReturnValue:
     values = form_to_data(request.form, multi=("municipalities",))
     try:
         with unit_of_work():
-            moved = services.set_sede_coverage(sede, SedeCoverageSchema().load(values)["municipalities"])
+            data = SedeCoverageSchema().load(values)
+            moved = services.set_sede_coverage(
+                sede, data["municipalities"], confirm_empty=data["confirm_empty"]
+            )
     except (ValidationError, ServiceError) as exc:
-        return _coverage_page(sede, form_errors(exc), 400)
+        sede = db.session.get(Sede, sede_id) or abort(404)
+        return _coverage_page(sede, form_errors(exc), 400, ticked=_ticked(values))
     if moved:
         flash(
             ngettext(
