@@ -11,6 +11,7 @@ from flask_babel import lazy_gettext as _l
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, pre_load, validate
 
 from .text import strip_control
+from .timeutil import LOCAL_TZ
 
 
 def _strip_control(value: Any) -> Any:
@@ -104,6 +105,38 @@ def date(**kwargs: Any) -> fields.Date:
         error_messages={**REQUIRED, "invalid": _l("Fecha no válida."), "format": _l("Fecha no válida.")},
         **kwargs,
     )
+
+
+#: The widest offsets from UTC in use anywhere: −12:00 (Baker Island) and +14:00 (Line Islands).
+MIN_UTC_OFFSET, MAX_UTC_OFFSET = dt.timedelta(hours=-12), dt.timedelta(hours=14)
+
+
+class LocalDateTime(fields.DateTime):
+    """A date and time, loaded as an aware datetime in Guatemala's time.
+
+    Typed without a zone (the form's ``2026-11-23T14:30``) it is Guatemala time. Sent with an offset (the
+    API, a script) it is converted to Guatemala time first, so that the schema's range checks read the
+    day and hour staff would: ``2014-01-01T00:30+14:00`` is 31 December 2013 in Guatemala, not 2014. An
+    offset no place on Earth uses (beyond −12:00 or +14:00, such as ``+23:59``) is refused.
+    """
+
+    default_error_messages = {
+        "invalid": _l("Fecha y hora no válidas."),
+        "format": _l("Fecha y hora no válidas."),
+        "offset": _l("La zona horaria debe estar entre -12:00 y +14:00 (Guatemala: -06:00)."),
+    }
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> dt.datetime:
+        loaded = super()._deserialize(value, attr, data, **kwargs)
+        offset = loaded.utcoffset()
+        if offset is None:
+            return loaded.replace(tzinfo=LOCAL_TZ)
+        if not MIN_UTC_OFFSET <= offset <= MAX_UTC_OFFSET:
+            raise self.make_error("offset")
+        try:
+            return loaded.astimezone(LOCAL_TZ)
+        except (OverflowError, ValueError):  # year 1 or 9999 moved across the year's edge
+            raise self.make_error("invalid") from None
 
 
 def integer(**kwargs: Any) -> fields.Integer:

@@ -10,9 +10,9 @@ from marshmallow import EXCLUDE, fields, post_load, validates_schema
 
 from ..catalogs.fields import CatalogCode
 from ..catalogs.models import Country, TransportMode
-from ..core.schema import REQUIRED, InputSchema, choice, raise_if, text
+from ..core.schema import REQUIRED, InputSchema, LocalDateTime, choice, raise_if, text
 from ..core.text import clean
-from ..core.timeutil import local_naive_to_utc
+from ..core.timeutil import local_naive_to_utc, today_local
 from ..db import utcnow
 
 #: The SOSEP department for migrant family units was created in 2014: nothing arrived before.
@@ -25,10 +25,9 @@ class ArrivalSchema(InputSchema):
 
     #: Centre code; a reception user can only use their own centre (checked by the service).
     centre = fields.String(required=True, error_messages=REQUIRED)
-    #: Guatemala local time when no zone is given (``2026-11-23T14:30``).
-    arrived_at = fields.DateTime(
-        required=True, error_messages={**REQUIRED, "invalid": _l("Fecha y hora no válidas.")}
-    )
+    #: Guatemala local time when no zone is given (``2026-11-23T14:30``); with an offset, converted to
+    #: Guatemala time before the checks below.
+    arrived_at = LocalDateTime(required=True, error_messages=REQUIRED)
     mode = choice([m.value for m in TransportMode], _l("Elija aérea o terrestre."), required=True)
     country = CatalogCode(Country, required=True)
     origin = text(max_length=120)
@@ -40,11 +39,12 @@ class ArrivalSchema(InputSchema):
         arrived_at = data.get("arrived_at")
         if arrived_at is None:
             return
-        # Checked on the date first: a year like 9999 would overflow the time-zone conversion.
+        # In Guatemala's time (LocalDateTime converted any offset). Checked on the date first: a year
+        # like 9999 would overflow the conversion to UTC.
         if arrived_at.date() < EARLIEST_ARRIVAL:
             raise_if({"arrived_at": str(_l("La fecha de llegada es demasiado antigua (desde 2014)."))})
-        if arrived_at.date() > dt.date.today() + dt.timedelta(days=3) or (
-            local_naive_to_utc(arrived_at) > utcnow() + dt.timedelta(days=2)
+        if arrived_at.date() > today_local() + dt.timedelta(days=3) or (
+            arrived_at > utcnow() + dt.timedelta(days=2)
         ):
             raise_if({"arrived_at": str(_l("La llegada no puede ser de más de dos días en el futuro."))})
 
