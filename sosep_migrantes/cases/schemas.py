@@ -27,6 +27,7 @@ from ..core.schema import (
     boolean,
     choice,
     date,
+    date_between,
     integer,
     not_in_future,
     raise_if,
@@ -38,6 +39,9 @@ from ..core.timeutil import age_on, today_local
 from .models import CaseStatus, ConsentType, Pregnancy, Sex
 
 MAX_MEMBERS = 25
+#: The Departamento de Atención a Unidades Familiares Migrantes starts: no arrival is older, and no
+#: consent given at one either.
+EARLIEST_ARRIVAL = dt.date(2014, 1, 1)
 PHONE = validate.Regexp(
     r"^\+?[0-9][0-9 ()-]{6,18}[0-9]$",
     error=_l("Teléfono no válido: escriba 8 dígitos, o el número con código de país (+502 ...)."),
@@ -149,7 +153,10 @@ class FamilyUnitSchema(InputSchema):
             if data.get("consent_on") is None:
                 errors["consent_on"] = str(_l("Indique la fecha del consentimiento."))
             else:
-                problem = not_in_future(data["consent_on"], today_local())
+                today = today_local()
+                problem = not_in_future(data["consent_on"], today) or date_between(
+                    data["consent_on"], EARLIEST_ARRIVAL, today
+                )
                 if problem:
                     errors["consent_on"] = problem
         if consent == ConsentType.VERBAL_WITNESS and not data.get("consent_witness"):
@@ -183,8 +190,6 @@ class FamilyUnitSchema(InputSchema):
         return data
 
 
-#: The Departamento de Atención a Unidades Familiares Migrantes starts: no arrival is older.
-EARLIEST_ARRIVAL = dt.date(2014, 1, 1)
 _ARRIVAL_DAYS = validate.Range(min=EARLIEST_ARRIVAL, max=dt.date(2100, 12, 31))
 
 

@@ -164,6 +164,15 @@ def not_in_future(value: dt.date | None, today: dt.date) -> str | None:
     return None
 
 
+def date_between(value: dt.date | None, earliest: dt.date, latest: dt.date) -> str | None:
+    """The message for a date outside ``earliest``..``latest`` (both shown as staff write them), or None."""
+    if value is None or earliest <= value <= latest:
+        return None
+    return str(_l("Escriba una fecha entre {min} y {max}.")).format(
+        min=earliest.strftime("%d/%m/%Y"), max=latest.strftime("%d/%m/%Y")
+    )
+
+
 def submission_token() -> fields.String:
     """The hidden one-time token a form carries (see ``new_submission_token``)."""
     return fields.String(

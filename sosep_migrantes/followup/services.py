@@ -21,6 +21,7 @@ from ..catalogs.services import sede_for_municipality
 from ..core import audit
 from ..core.audit import AuditAction
 from ..core.errors import ServiceError
+from ..core.schema import date_between
 from ..core.timeutil import to_local, today_local
 from ..db import utcnow
 from ..extensions import db
@@ -36,6 +37,9 @@ from .models import (
     FollowUp,
     Linkage,
 )
+
+#: How far after a contact the next one may be set: further is a mistyped year, not a plan.
+NEXT_ACTION_HORIZON = dt.timedelta(days=366)
 
 
 def settings() -> rules.Settings:
@@ -141,6 +145,13 @@ def record_followup(family: FamilyUnit, data: dict[str, Any], user: User) -> Fol
     next_on = data.get("next_action_on")
     if next_on is not None and next_on <= data["contacted_on"]:
         errors["next_action_on"] = _("La próxima fecha debe ser posterior a la del contacto.")
+    elif next_on is not None:
+        # A mistyped year (2062 for 2026) would hide the case from the overdue list for decades.
+        problem = date_between(
+            next_on, data["contacted_on"] + dt.timedelta(days=1), data["contacted_on"] + NEXT_ACTION_HORIZON
+        )
+        if problem:
+            errors["next_action_on"] = problem
     if errors:
         raise ServiceError(errors)
     followup = FollowUp(

@@ -88,6 +88,22 @@ def test_consent_cannot_be_dated_in_the_future(app, ctx):
     assert found == {"consent_on": "La fecha no puede ser posterior a hoy."}
 
 
+@pytest.mark.parametrize("consent_on", ["0001-01-01", "1999-05-01", "2013-12-31"])
+@pytest.mark.parametrize("consent_type", ["written", "verbal_witness"])
+def test_consent_cannot_be_dated_before_2014(app, ctx, consent_on, consent_type):
+    """The department (and its consent forms) started in 2014; year 1 used to be accepted."""
+    payload = family_payload(consent_type=consent_type, consent_on=consent_on, consent_witness="Ana Tzoc")
+    today = today_local().strftime("%d/%m/%Y")
+    assert errors(payload) == {"consent_on": f"Escriba una fecha entre 01/01/2014 y {today}."}
+    assert load({**payload, "consent_on": "2014-01-01"})["consent_on"] == dt.date(2014, 1, 1)
+
+
+@pytest.mark.parametrize("birth_date", ["0001-01-01", "1899-12-31"])
+def test_a_date_of_birth_more_than_120_years_ago_is_refused(app, ctx, birth_date):
+    found = errors(family_payload(members=[member(age=None, birth_date=birth_date)]))
+    assert found == {"members-0-birth_date": "La fecha de nacimiento es de hace más de 120 años."}
+
+
 def test_verbal_consent_needs_a_date_and_a_witness(app, ctx):
     found = errors(family_payload(consent_type="verbal_witness", consent_on=None))
     assert found == {

@@ -225,6 +225,34 @@ def test_a_next_date_before_the_contact_is_refused_beside_the_field(client, desk
     assert "La próxima fecha debe ser posterior a la del contacto." in response.get_data(as_text=True)
 
 
+@pytest.mark.parametrize("next_on", ["2062-01-01", "9999-12-31"])
+def test_a_next_date_more_than_a_year_ahead_is_refused_beside_the_field(client, desk, huehue, next_on):
+    """A mistyped year used to be saved: the case then fell due in 2062 and left the overdue list."""
+    family = family_arrived(desk, 10)
+    login(client, huehue)
+    today = today_local()
+    response = client.post(
+        f"/cases/{family.id}/followups/new",
+        data={
+            "contacted_on": today.isoformat(),
+            "contact_type": "phone",
+            "outcome": "located",
+            "next_action_on": next_on,
+        },
+    )
+    assert response.status_code == 400
+    tomorrow, horizon = today + dt.timedelta(days=1), today + dt.timedelta(days=366)
+    expected = f"Escriba una fecha entre {tomorrow:%d/%m/%Y} y {horizon:%d/%m/%Y}."
+    assert f'id="e-next_action_on">{expected}</p>' in response.get_data(as_text=True)
+    assert db.session.scalar(select(FollowUp.id)) is None
+    # A year ahead is a plan, not a typo.
+    data = {"contacted_on": today.isoformat(), "contact_type": "phone", "outcome": "located"}
+    response = client.post(
+        f"/cases/{family.id}/followups/new", data={**data, "next_action_on": horizon.isoformat()}
+    )
+    assert response.status_code == 302
+
+
 def test_linkage_form_links_the_mother_to_a_programme(client, desk, huehue):
     family = family_arrived(desk, 10)
     mother = family.members[0]
