@@ -17,6 +17,7 @@ from werkzeug.exceptions import HTTPException, InternalServerError
 from werkzeug.http import HTTP_STATUS_CODES
 
 from ..extensions import db
+from . import logfilter
 from .transaction import AlreadySaved
 
 log = logging.getLogger(__name__)
@@ -66,6 +67,9 @@ def _respond(code: int, message: str, errors: dict[str, str] | None = None) -> R
 
 
 def init_app(app: Flask) -> None:
+    # The 500 handler below logs the exception: a database error's values must not go with it.
+    logfilter.install()
+
     @app.errorhandler(CSRFError)
     def csrf_error(error: CSRFError) -> ResponseReturnValue:
         return _respond(
