@@ -9,6 +9,7 @@ from ..catalogs.fields import CatalogCode
 from ..catalogs.models import Institution, Need
 from ..core.schema import (
     REQUIRED,
+    AsciiInteger,
     InputSchema,
     UniqueList,
     boolean,
@@ -26,7 +27,7 @@ class ReferralSchema(InputSchema):
     submission_token = submission_token()
     institution = CatalogCode(Institution, required=True)
     member_ids = fields.List(
-        fields.Integer(error_messages={"invalid": _l("Integrante no válido.")}),
+        AsciiInteger(9, error_messages={"invalid": _l("Integrante no válido.")}),
         required=True,
         validate=validate.Length(min=1, error=_l("Elija al menos un integrante.")),
         error_messages={"required": _l("Elija al menos un integrante.")},

@@ -346,6 +346,31 @@ def test_member_of_another_family_is_refused(ctx, client):
     assert count(Referral) == 0
 
 
+ARABIC_INDIC = str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩")
+
+
+@pytest.mark.parametrize("written", ["arabic_indic", "huge", "sign"])
+def test_a_member_id_not_written_in_ascii_digits_is_refused(ctx, client, written):
+    """The ids of the members chosen are read like every other number of a form: ASCII digits only
+    (int() read '١' as member 1 and saved the referral)."""
+    user, _, family = setup_case()
+    family_id, mother_id = family.id, family.members[0].id
+    sent = {
+        "arabic_indic": str(mother_id).translate(ARABIC_INDIC),
+        "huge": "9" * 20,
+        "sign": f"+{mother_id}",
+    }[written]
+    login(client, user)
+    response = client.post(
+        f"/cases/{family_id}/referrals/new",
+        data={"institution": "SOSEP_SEDES", "member_ids": [sent], "reason": "Seguimiento."},
+    )
+    assert response.status_code == 400
+    html = response.get_data(as_text=True)
+    assert '<p class="error" id="e-member_ids">Integrante no válido.</p>' in html
+    assert count(Referral) == 0
+
+
 def test_no_member_chosen_is_refused(ctx, client):
     user, _, family = setup_case()
     family_id = family.id
