@@ -92,6 +92,7 @@ def _register_models() -> None:
 
 
 def _register_blueprints(app: Flask) -> None:
+    from .auth.account import bp as account_bp
     from .auth.views import bp as auth_bp
     from .cases.desk import bp as desk_bp
     from .cases.views import bp as cases_bp
@@ -108,6 +109,7 @@ def _register_blueprints(app: Flask) -> None:
     for bp in (
         core_bp,
         auth_bp,
+        account_bp,
         catalogs_bp,
         reception_bp,
         desk_bp,

@@ -14,6 +14,7 @@ from flask_migrate import upgrade
 
 from .auth import services as auth_services
 from .catalogs.services import load_catalogs
+from .core.errors import ServiceError
 from .core.permissions import Role
 from .core.transaction import unit_of_work
 
@@ -30,15 +31,20 @@ def setup_command() -> None:
     if auth_services.count_admins() == 0:
         password = os.environ.get("ADMIN_PASSWORD") or secrets.token_urlsafe(12)
         username = os.environ.get("ADMIN_USERNAME", "admin")
-        with unit_of_work():
-            auth_services.create_user(
-                {
-                    "username": username,
-                    "full_name": "Administración",
-                    "role": Role.ADMIN.value,
-                    "password": password,
-                }
-            )
+        try:
+            with unit_of_work():
+                auth_services.create_user(
+                    {
+                        "username": username,
+                        "full_name": "Administración",
+                        "role": Role.ADMIN.value,
+                        "password": password,
+                    }
+                )
+        except ServiceError as exc:
+            for message in exc.errors.values():
+                click.echo(f"ADMIN_PASSWORD: {message}", err=True)
+            raise SystemExit(1) from None
         click.echo(f"Administrador creado: usuario '{username}'.")
         if not os.environ.get("ADMIN_PASSWORD"):
             # Shown once, on the terminal of whoever installs the service; never logged.

@@ -54,7 +54,19 @@ def _settings(instance_path: Path) -> dict[str, Any]:
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_SECURE": env.get("SESSION_COOKIE_SECURE", "0") == "1",
         "REMEMBER_COOKIE_HTTPONLY": True,
-        "PERMANENT_SESSION_LIFETIME": int(env.get("SESSION_LIFETIME_SECONDS", 8 * 3600)),
+        # Server-side sessions (auth.sessions): ended after this long without a request, and this long
+        # after sign-in whatever the use; the cookie itself lives no longer than the second.
+        "SESSION_IDLE_MINUTES": int(env.get("SESSION_IDLE_MINUTES", "30")),
+        "SESSION_ABSOLUTE_HOURS": int(env.get("SESSION_ABSOLUTE_HOURS", "10")),
+        "PERMANENT_SESSION_LIFETIME": int(env.get("SESSION_ABSOLUTE_HOURS", "10")) * 3600,
+        #: Roles that must sign in with a second factor (time-based codes); any user may turn it on.
+        "SECOND_FACTOR_ROLES": tuple(
+            r.strip() for r in env.get("SECOND_FACTOR_ROLES", "admin,coordinator").split(",") if r.strip()
+        ),
+        # Sign-in throttle (auth.throttle): after this many failures in the window, each further attempt
+        # for the account waits twice as long as the last, up to the maximum (a delay, never a lock-out).
+        "LOGIN_FREE_ATTEMPTS": int(env.get("LOGIN_FREE_ATTEMPTS", "5")),
+        "LOGIN_MAX_DELAY_SECONDS": int(env.get("LOGIN_MAX_DELAY_SECONDS", "60")),
         "BABEL_DEFAULT_LOCALE": "es_GT",
         "BABEL_DEFAULT_TIMEZONE": "America/Guatemala",
         "LANGUAGES": {"es_GT": "Español", "en": "English"},

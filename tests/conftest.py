@@ -39,6 +39,8 @@ CASE_TABLES = (
     "family_units",
     "number_sequences",
     "arrivals",
+    "user_sessions",
+    "recovery_codes",
     "users",
 )
 

@@ -18,6 +18,8 @@ from sosep_migrantes.reception.models import Arrival
 from sosep_migrantes.reception.services import create_arrival
 
 PASSWORD = "correct-horse-battery"
+#: The authenticator secret of the test accounts whose role needs a second factor (admin, coordinator).
+TOTP_SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
 _counter = itertools.count(1)
 
 
@@ -41,8 +43,18 @@ def make_user(
             "password": password,
         }
     )
+    if role in ("admin", "coordinator"):
+        user.totp_secret = TOTP_SECRET
     db.session.commit()
     return user
+
+
+def totp_code(secret: str = TOTP_SECRET) -> str:
+    import pyotp
+
+    from sosep_migrantes.auth.sessions import now
+
+    return pyotp.TOTP(secret).at(now())
 
 
 def make_arrival(
@@ -126,7 +138,27 @@ def make_family(user: User, arrival: Arrival, **payload: Any):
     return family
 
 
-def login(client, user: User, password: str = PASSWORD):
+def login(client, user: Any, password: str = PASSWORD):
+    """Sign in as the browser would: the password, then (accounts with one) the authenticator's code."""
     response = client.post("/login", data={"username": user.username, "password": password})
     assert response.status_code == 302, response.data
+    if user.totp_secret:
+        # Each code is good once: let the same account sign in again within its 30 seconds.
+        with client.application.app_context():
+            db.session.execute(db.update(User).where(User.id == user.id).values(totp_last_step=None))
+            db.session.commit()
+        response = client.post("/login/code", data={"code": totp_code(user.totp_secret)})
+        assert response.status_code == 302, response.data
+    return response
+
+
+def sign_in_as(client, username: str, password: str = PASSWORD):
+    """:func:`login` by user name; the password step's response (a wrong password's 400 included)."""
+    response = client.post("/login", data={"username": username, "password": password})
+    if response.status_code == 302 and response.location == "/login/code":
+        with client.application.app_context():
+            secret = db.session.scalar(db.select(User.totp_secret).where(User.username == username))
+            db.session.execute(db.update(User).where(User.username == username).values(totp_last_step=None))
+            db.session.commit()
+        assert client.post("/login/code", data={"code": totp_code(secret)}).status_code == 302
     return response

@@ -13,6 +13,7 @@ from ..core.forms import form_errors
 from ..core.permissions import Role
 from ..core.transaction import unit_of_work
 from . import services
+from .models import User
 from .schemas import NewUserSchema
 
 users_cli = AppGroup("users", help="Gestionar cuentas de usuario.")
@@ -55,3 +56,34 @@ def create_user_command(
             click.echo(f"{field}: {message}", err=True)
         raise SystemExit(1) from None
     click.echo(f"Usuario creado: {user.username} ({user.role}), id {user.id}")
+
+
+def _user_or_exit(username: str) -> User:
+    user = services.user_by_username(username)
+    if user is None:
+        click.echo(f"No existe el usuario {username}.", err=True)
+        raise SystemExit(1)
+    return user
+
+
+@users_cli.command("approve")
+@click.argument("username")
+def approve_user_command(username: str) -> None:
+    """Approve an access an admin granted (two-person rule), as the server's operator."""
+    with unit_of_work():
+        user = _user_or_exit(username)
+        if not user.access_pending:
+            click.echo(f"{user.username}: no espera aprobación.")
+            return
+        services.approve_by_operator(user)
+    click.echo(f"Acceso aprobado: {user.username} ({user.role}).")
+
+
+@users_cli.command("reset-second-factor")
+@click.argument("username")
+def reset_second_factor_command(username: str) -> None:
+    """Forget a user's authenticator app (lost phone): it enrols again at its next sign-in."""
+    with unit_of_work():
+        user = _user_or_exit(username)
+        services.reset_second_factor_by_operator(user)
+    click.echo(f"Segundo factor restablecido: {user.username}; sus sesiones se cerraron.")

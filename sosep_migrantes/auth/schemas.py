@@ -22,15 +22,34 @@ class LoginSchema(InputSchema):
 
 
 def _password(required: bool) -> fields.String:
+    """Only present or not here: the rules (length, common, built on the name) are
+    ``auth.passwords.password_problem``'s, checked by the services with the account's name at hand."""
     return fields.String(
         required=required,
         allow_none=not required,
         load_only=True,
-        validate=validate.Length(
-            min=MIN_PASSWORD, max=200, error=_l("La contraseña debe tener al menos {min} caracteres.")
-        ),
+        # Far above the rules' own maximum: only keeps a huge value away from the hasher.
+        validate=validate.Length(max=1000, error=_l("La contraseña puede tener como máximo 128 caracteres.")),
         error_messages=REQUIRED,
     )
+
+
+class ChangePasswordSchema(InputSchema):
+    class Meta:
+        unknown = EXCLUDE
+
+    current_password = fields.String(required=True, error_messages=REQUIRED)
+    password = _password(required=True)
+    password_confirm = fields.String(required=True, error_messages=REQUIRED)
+
+
+class CodeSchema(InputSchema):
+    """A code from the authenticator app (6 digits) or a recovery code (xxxxx-xxxxx)."""
+
+    class Meta:
+        unknown = EXCLUDE
+
+    code = text(required=True, max_length=40)
 
 
 class UserSchema(InputSchema):

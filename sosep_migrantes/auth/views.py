@@ -5,25 +5,38 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, session, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    g,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_babel import refresh as refresh_locale
-from flask_login import current_user, login_user, logout_user
+from flask_login import current_user, logout_user
 from marshmallow import ValidationError
 
 from ..catalogs.models import Institution
 from ..catalogs.services import active_items, all_centres, all_sedes
-from ..core.audit import AuditEvent
+from ..core.audit import AuditAction, AuditEvent
 from ..core.errors import ServiceError
 from ..core.forms import form_errors, form_to_data
 from ..core.pagination import paginate
 from ..core.permissions import ROLE_LABELS, Permission, login_required, permission_required
 from ..core.transaction import unit_of_work
 from ..extensions import db, limiter, login_manager
-from . import services
+from . import second_factor, services, sessions
 from .models import User
-from .schemas import LoginSchema, NewUserSchema, UserSchema
+from .schemas import CodeSchema, LoginSchema, NewUserSchema, UserSchema
+from .throttle import LoginThrottle
 
 bp = Blueprint("auth", __name__)
 
@@ -34,10 +47,65 @@ login_manager.login_message = None  # the login page says it itself
 login_manager.session_protection = "basic"
 
 
-@login_manager.user_loader  # type: ignore[untyped-decorator]  # Flask-Login ships no types
-def load_user(user_id: str) -> User | None:
-    user = db.session.get(User, int(user_id))
-    return user if user is not None and user.is_active else None
+login_manager.user_loader(sessions.load)
+
+
+#: Pages that open without a session, or whatever the session still owes.
+PUBLIC_ENDPOINTS = frozenset({"static", "auth.login", "auth.set_language", "core.healthz"})
+#: Pages an account may open while its access waits for a second person (its own account's pages).
+ACCOUNT_ENDPOINTS = frozenset(
+    {
+        "auth.logout",
+        "auth.pending",
+        "account.index",
+        "account.password",
+        "account.second_factor_setup",
+        "account.recovery_codes",
+        "account.end_session",
+        "account.end_other_sessions",
+    }
+)
+
+
+def owed_step(user: User) -> str | None:
+    """The page a signed-in user must go through before any other, or None.
+
+    In order: the second factor of this sign-in (an account that has one); the user's own password (set by
+    an admin); a second factor (roles that require one); a second person's approval of the access.
+    """
+    row = sessions.current()
+    if user.has_second_factor and (row is None or not row.second_factor_done):
+        return "auth.login_code"
+    if user.must_change_password:
+        return "account.password"
+    if not user.has_second_factor and second_factor.required_for(user):
+        return "account.second_factor_setup"
+    if user.access_pending:
+        return "auth.pending"
+    return None
+
+
+@bp.before_app_request
+def gate() -> ResponseReturnValue | None:
+    """Every request of a signed-in user passes here: the session is checked (ended, timed out) and noted
+    as used, and a user who still owes a step is sent to it, whatever the page asked for."""
+    endpoint = request.endpoint
+    if endpoint is None or endpoint in PUBLIC_ENDPOINTS:
+        return None
+    authenticated = current_user.is_authenticated  # loads the session (auth.sessions.load)
+    sessions.touch_or_expire()
+    if not authenticated:
+        ended = g.pop("session_ended", None)
+        if ended is not None:
+            session.clear()
+            flash(_("Su sesión se cerró por inactividad o porque llegó a su duración máxima."), "info")
+        return None
+    step = g.owed_step = owed_step(current_user)
+    if step is None or endpoint == step or endpoint == "auth.logout":
+        return None
+    if step == "auth.pending" and endpoint in ACCOUNT_ENDPOINTS:
+        return None
+    return redirect(url_for(step))
 
 
 def _safe_next(target: str | None) -> str:
@@ -51,15 +119,59 @@ def _safe_next(target: str | None) -> str:
     return url_for("core.index")
 
 
+class _NoThrottle:
+    """Where rate limiting is switched off (``RATELIMIT_ENABLED=0``: most tests), sign-in is not slowed."""
+
+    def wait_seconds(self, account: str, address: str) -> int:
+        return 0
+
+    def failed(self, account: str, address: str) -> None:
+        return None
+
+    def succeeded(self, account: str, address: str) -> None:
+        return None
+
+
+def throttle() -> LoginThrottle | _NoThrottle:
+    """The sign-in throttle, on the rate limiter's store (Redis where configured: shared by every worker)."""
+    config = current_app.config
+    if not config["RATELIMIT_ENABLED"]:
+        return _NoThrottle()
+    return LoginThrottle(
+        limiter.storage,
+        prefix=(config["RATELIMIT_KEY_PREFIX"] or "sosep") + ":login",
+        free_attempts=config["LOGIN_FREE_ATTEMPTS"],
+        max_delay=config["LOGIN_MAX_DELAY_SECONDS"],
+        secret=config["SECRET_KEY"],
+    )
+
+
+def _address() -> str:
+    return request.remote_addr or "-"
+
+
+def _too_soon(account: str) -> ResponseReturnValue | None:
+    wait = throttle().wait_seconds(account, _address())
+    if not wait:
+        return None
+    message = _(
+        "Demasiados intentos fallidos. Espere %(seconds)s segundos y vuelva a intentarlo.", seconds=wait
+    )
+    response = make_response(
+        render_template("auth/login.html", values={"username": account}, errors={"password": message}), 429
+    )
+    response.headers["Retry-After"] = str(wait)
+    return response
+
+
 @bp.route("/login", methods=["GET", "POST"])
 @limiter.limit(lambda: current_app.config["LOGIN_RATE_LIMIT"], methods=["POST"])
-# Per account too: guessing one user's password from many addresses (or from behind one proxy) is slowed.
-@limiter.limit(
-    lambda: current_app.config["LOGIN_RATE_LIMIT"],
-    methods=["POST"],
-    key_func=lambda: "user:" + request.form.get("username", "").strip().lower()[:60],
-)
 def login() -> ResponseReturnValue:
+    """Password first; an account with a second factor is then asked for its code (auth.second_factor).
+
+    Guessing is slowed per address (the rate limit) and per account (a delay that doubles after a few
+    failures, from any address, up to a minute: never a lock-out that someone else can trigger).
+    """
     if current_user.is_authenticated:
         return redirect(url_for("core.index"))
     values, errors = {}, {}
@@ -70,21 +182,75 @@ def login() -> ResponseReturnValue:
         except ValidationError as exc:
             errors = form_errors(exc)
         else:
+            account = data["username"].strip().lower()
+            if (refused := _too_soon(account)) is not None:
+                return refused
             with unit_of_work():
-                user = services.authenticate(data["username"], data["password"])
+                user = services.authenticate(account, data["password"])
+                if user is not None:
+                    services.sign_in(user)
             if user is None:
+                throttle().failed(account, _address())
                 errors["password"] = _("Usuario o contraseña incorrectos.")
             else:
-                session.clear()
-                login_user(user)
-                return redirect(_safe_next(request.args.get("next")))
+                throttle().succeeded(account, _address())
+                target = _safe_next(request.args.get("next"))
+                if user.has_second_factor:
+                    session["next"] = target
+                    return redirect(url_for("auth.login_code"))
+                return redirect(target)
         values.pop("password", None)
     return render_template("auth/login.html", values=values, errors=errors), (400 if errors else 200)
+
+
+@bp.route("/login/code", methods=["GET", "POST"])
+@login_required
+@limiter.limit(lambda: current_app.config["LOGIN_RATE_LIMIT"], methods=["POST"])
+def login_code() -> ResponseReturnValue:
+    """The second step of a sign-in: a code from the authenticator app, or a recovery code."""
+    row = sessions.current()
+    if not current_user.has_second_factor or (row is not None and row.second_factor_done):
+        return redirect(url_for("core.index"))
+    errors: dict[str, str] = {}
+    if request.method == "POST":
+        account = f"code:{current_user.id}"
+        wait = throttle().wait_seconds(account, _address())
+        if wait:
+            errors["code"] = _(
+                "Demasiados códigos incorrectos. Espere %(seconds)s segundos y vuelva a intentarlo.",
+                seconds=wait,
+            )
+            return render_template("auth/login_code.html", errors=errors), 429
+        try:
+            data = CodeSchema().load(form_to_data(request.form))
+        except ValidationError as exc:
+            errors = form_errors(exc)
+        else:
+            target = _safe_next(session.get("next"))  # the renewed session starts empty
+            with unit_of_work():
+                passed = services.pass_second_factor(current_user, data["code"])
+            if passed:
+                throttle().succeeded(account, _address())
+                return redirect(target)
+            throttle().failed(account, _address())
+            errors["code"] = _("El código no es correcto o ya se usó.")
+    return render_template("auth/login_code.html", errors=errors), (400 if errors else 200)
+
+
+@bp.get("/account/pending")
+@login_required
+def pending() -> ResponseReturnValue:
+    """Where an account waits for the second person's approval of its access."""
+    if not current_user.access_pending:
+        return redirect(url_for("core.index"))
+    return render_template("auth/pending.html")
 
 
 @bp.post("/logout")
 @login_required
 def logout() -> ResponseReturnValue:
+    with unit_of_work():
+        services.logout(current_user)
     logout_user()
     session.clear()
     flash(_("Sesión cerrada."), "info")
@@ -173,6 +339,81 @@ def edit_user(user_id: int) -> ResponseReturnValue:
         return _user_form(user, _without_password(values), form_errors(exc), 400)
     flash(_("Usuario %(username)s actualizado.", username=user.username), "success")
     return redirect(url_for("auth.users"))
+
+
+@bp.post("/admin/users/<int:user_id>/second-factor/reset")
+@permission_required(Permission.USER_MANAGE)
+def reset_second_factor(user_id: int) -> ResponseReturnValue:
+    user = db.session.get(User, user_id) or abort(404)
+    try:
+        with unit_of_work():
+            services.reset_second_factor(user, actor=current_user)
+    except ServiceError as exc:
+        flash(" ".join(exc.errors.values()), "error")
+    else:
+        flash(
+            _(
+                "Segundo factor de %(username)s restablecido: lo activará de nuevo al ingresar, "
+                "cuando una segunda persona apruebe el acceso.",
+                username=user.username,
+            ),
+            "success",
+        )
+    return redirect(url_for("auth.edit_user", user_id=user.id))
+
+
+@bp.get("/admin/approvals")
+@permission_required(Permission.ACCESS_APPROVE)
+def approvals() -> ResponseReturnValue:
+    """Accesses an admin granted or restored that wait for a second person, and the latest decisions."""
+    recent = db.session.scalars(
+        db.select(AuditEvent)
+        .where(
+            AuditEvent.action.in_(
+                [
+                    AuditAction.USER_ACCESS_APPROVE.value,
+                    AuditAction.USER_ACCESS_REJECT.value,
+                ]
+            )
+        )
+        .order_by(AuditEvent.id.desc())
+        .limit(50)
+    ).all()
+    pending_users = services.pending_accounts()
+    people = services.users_by_id(
+        {e.user_id for e in recent if e.user_id}
+        | {e.subject_id for e in recent if e.subject_id}
+        | {u.access_requested_by_id for u in pending_users if u.access_requested_by_id}
+    )
+    return render_template(
+        "auth/approvals.html", pending=pending_users, recent=recent, people=people, role_labels=ROLE_LABELS
+    )
+
+
+@bp.post("/admin/approvals/<int:user_id>")
+@permission_required(Permission.ACCESS_APPROVE)
+def decide_access(user_id: int) -> ResponseReturnValue:
+    user = db.session.get(User, user_id) or abort(404)
+    decision = request.form.get("decision")
+    if decision not in ("approve", "reject"):
+        abort(400)
+    try:
+        with unit_of_work():
+            if decision == "approve":
+                services.approve_access(user, current_user)
+            else:
+                services.reject_access(user, current_user)
+    except ServiceError as exc:
+        flash(" ".join(exc.errors.values()), "error")
+    else:
+        if decision == "approve":
+            flash(_("Acceso de %(username)s aprobado.", username=user.username), "success")
+        else:
+            flash(
+                _("Acceso de %(username)s rechazado; la cuenta quedó desactivada.", username=user.username),
+                "info",
+            )
+    return redirect(url_for("auth.approvals"))
 
 
 def _without_password(values: dict[str, Any]) -> dict[str, Any]:

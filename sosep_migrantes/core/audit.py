@@ -50,6 +50,17 @@ class AuditAction(enum.StrEnum):
     USER_UPDATE = "user:update"
     USER_LOGIN = "user:login"
     USER_LOCALE = "user:locale"
+    USER_LOGOUT = "user:logout"
+    #: The user changed its own password.
+    USER_PASSWORD = "user:password"  # noqa: S105 - an action name
+    #: Sessions ended: by the user (its other sessions) or by a change to the account.
+    USER_SESSIONS_END = "user:sessions_end"
+    USER_TOTP_ENROL = "user:totp_enrol"
+    USER_TOTP_RESET = "user:totp_reset"
+    USER_RECOVERY_USED = "user:recovery_used"
+    #: A second person approved (or refused) access to case data that an admin granted or restored.
+    USER_ACCESS_APPROVE = "user:access_approve"
+    USER_ACCESS_REJECT = "user:access_reject"
     SEDE_COVERAGE = "sede:coverage"
     CATALOGS_LOAD = "catalogs:load"
     NEED_IDENTIFIED = "need:identified"
@@ -86,6 +97,14 @@ ACTION_LABELS: dict[str, Any] = {
     AuditAction.USER_UPDATE: _l("Usuario modificado"),
     AuditAction.USER_LOGIN: _l("Ingreso al sistema"),
     AuditAction.USER_LOCALE: _l("Idioma cambiado"),
+    AuditAction.USER_LOGOUT: _l("Salida del sistema"),
+    AuditAction.USER_PASSWORD: _l("Contraseña cambiada por el usuario"),
+    AuditAction.USER_SESSIONS_END: _l("Sesiones cerradas"),
+    AuditAction.USER_TOTP_ENROL: _l("Segundo factor activado"),
+    AuditAction.USER_TOTP_RESET: _l("Segundo factor restablecido"),
+    AuditAction.USER_RECOVERY_USED: _l("Código de recuperación usado"),
+    AuditAction.USER_ACCESS_APPROVE: _l("Acceso aprobado por una segunda persona"),
+    AuditAction.USER_ACCESS_REJECT: _l("Acceso rechazado por una segunda persona"),
     AuditAction.SEDE_COVERAGE: _l("Cobertura de la sede modificada"),
     AuditAction.CATALOGS_LOAD: _l("Catálogos cargados"),
     AuditAction.NEED_IDENTIFIED: _l("Necesidad identificada"),

@@ -59,11 +59,20 @@ class Permission(enum.StrEnum):
     REPORT_VIEW = "report:view"
     #: Answer the referrals addressed to one's own institution (partners).
     REFERRAL_RESPOND = "referral:respond"
+    #: Approve or refuse an access an admin granted (the two-person rule; never one's own request).
+    ACCESS_APPROVE = "access:approve"
 
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     # Admins manage accounts and catalogues; they do not read families' data (least privilege).
-    Role.ADMIN: frozenset({Permission.USER_MANAGE, Permission.CATALOG_MANAGE, Permission.AUDIT_VIEW}),
+    Role.ADMIN: frozenset(
+        {
+            Permission.USER_MANAGE,
+            Permission.CATALOG_MANAGE,
+            Permission.AUDIT_VIEW,
+            Permission.ACCESS_APPROVE,
+        }
+    ),
     Role.COORDINATOR: frozenset(
         {
             Permission.ARRIVAL_VIEW,
@@ -72,6 +81,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.FOLLOWUP_INBOX,
             Permission.FOLLOWUP_OVERVIEW,
             Permission.REPORT_VIEW,
+            Permission.ACCESS_APPROVE,
         }
     ),
     Role.RECEPTION: frozenset(

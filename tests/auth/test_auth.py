@@ -7,6 +7,7 @@ request gets a fresh one (as in production): a shared context would share the lo
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -17,7 +18,7 @@ from sosep_migrantes.auth.models import User
 from sosep_migrantes.core.audit import AuditEvent
 from sosep_migrantes.extensions import db, limiter
 from tests.conftest import make_app
-from tests.factories import PASSWORD, make_user
+from tests.factories import PASSWORD, login, make_user, totp_code
 
 WRONG = "Usuario o contraseña incorrectos."
 PUBLIC_ENDPOINTS = {"static", "auth.login", "core.healthz", "auth.set_language"}
@@ -31,9 +32,9 @@ def create(app, role: str = "reception", **kwargs) -> str:
 
 
 def signed_in(app, username: str, password: str = PASSWORD) -> FlaskClient:
+    """Signed in as the browser would: the password, then the authenticator's code where there is one."""
     client = app.test_client()
-    response = client.post("/login", data={"username": username, "password": password})
-    assert response.status_code == 302, response.get_data(as_text=True)
+    login(client, get_user(app, username), password)
     return client
 
 
@@ -108,11 +109,22 @@ def test_an_inactive_account_cannot_log_in_and_loses_its_session(app):
     ],
 )
 def test_next_after_login_only_goes_to_this_site(app, target, lands_on):
-    username = create(app, "coordinator")
+    username = create(app, "reception")
     response = app.test_client().post(
         "/login", query_string={"next": target}, data={"username": username, "password": PASSWORD}
     )
     assert response.location == lands_on
+
+
+@pytest.mark.parametrize(("target", "lands_on"), [("/cases/?page=2", "/cases/?page=2"), ("//evil.com", "/")])
+def test_next_is_kept_through_the_second_factor(app, target, lands_on):
+    username = create(app, "coordinator")
+    client = app.test_client()
+    response = client.post(
+        "/login", query_string={"next": target}, data={"username": username, "password": PASSWORD}
+    )
+    assert response.location == "/login/code"
+    assert client.post("/login/code", data={"code": totp_code()}).location == lands_on
 
 
 def test_every_page_needs_a_login(app):
@@ -195,18 +207,44 @@ def test_too_many_login_attempts_are_slowed_down(app, limited_app):
     assert client.get("/login").status_code == 200  # only attempts are limited, not the page
 
 
-def test_guessing_one_account_from_many_addresses_is_slowed_down_too(app, limited_app):
-    username = create(app, "coordinator")
-    other = create(app, "coordinator")
+@pytest.fixture
+def throttled_app(database_url) -> Iterator:
+    was_enabled = limiter.enabled
+    throttled = make_app(
+        database_url,
+        RATELIMIT_ENABLED=True,
+        LOGIN_RATE_LIMIT="100 per minute",
+        LOGIN_FREE_ATTEMPTS=2,
+        LOGIN_MAX_DELAY_SECONDS=4,
+    )
+    yield throttled
+    limiter.reset()
+    limiter.enabled = was_enabled
+    with throttled.app_context():
+        db.engine.dispose()
 
-    def attempt(user: str, address: str) -> int:
-        client = limited_app.test_client()
-        data = {"username": user, "password": "guess-guess-1"}
-        return client.post("/login", data=data, environ_base={"REMOTE_ADDR": address}).status_code
 
-    assert [attempt(username, f"10.0.0.{n}") for n in range(1, 4)] == [400, 400, 400]
-    assert attempt(username, "10.0.0.9") == 429  # a fourth address, the same account
-    assert attempt(other, "10.0.0.10") == 400  # other accounts are not affected
+def test_guessing_one_account_from_many_addresses_is_slowed_down_not_locked(app, throttled_app):
+    username = create(app, "reception")
+    other = create(app, "reception")
+
+    def attempt(user: str, address: str, password: str = "guess-guess-1"):  # noqa: S107
+        client = throttled_app.test_client()
+        data = {"username": user, "password": password}
+        return client.post("/login", data=data, environ_base={"REMOTE_ADDR": address})
+
+    assert [attempt(username, f"10.0.0.{n}").status_code for n in range(1, 4)] == [400, 400, 400]
+    waiting = attempt(username, "10.0.0.9", PASSWORD)  # a fourth address, even the right password
+    assert waiting.status_code == 429
+    wait = int(waiting.headers["Retry-After"])
+    assert 1 <= wait <= 4
+    assert f"Espere {wait} segundos" in waiting.get_data(as_text=True)
+    assert attempt(other, "10.0.0.10").status_code == 400  # other accounts are not affected
+    time.sleep(wait + 0.1)
+    # The delay is over: the real user signs in from wherever it is; nobody could lock it out for longer.
+    assert attempt(username, "10.0.0.11", PASSWORD).status_code == 302
+    # ... and the success started the count again.
+    assert attempt(username, "10.0.0.12").status_code == 400
 
 
 def new_user_form(**overrides: str) -> dict[str, str]:
@@ -239,7 +277,21 @@ def test_admin_creates_a_reception_user_bound_to_a_centre(app):
             select(AuditEvent).where(AuditEvent.action == "user:create", AuditEvent.subject_id == user.id)
         )
         assert event.user_id == get_user(app, admin_name).id
+    assert (user.must_change_password, user.access_pending) == (True, True)
     newcomer = signed_in(app, "recepcion.fag", "a-long-password-1")
+    assert newcomer.get("/arrivals/new").location == "/account/password"
+    newcomer.post(
+        "/account/password",
+        data={
+            "current_password": "a-long-password-1",
+            "password": "su-propia-frase-larga",
+            "password_confirm": "su-propia-frase-larga",
+        },
+    )
+    assert newcomer.get("/arrivals/new").location == "/account/pending"
+    signed_in(app, create(app, "coordinator")).post(
+        f"/admin/approvals/{user.id}", data={"decision": "approve"}
+    )
     assert newcomer.get("/arrivals/new").status_code == 200
 
 
@@ -293,11 +345,17 @@ def test_editing_a_user_with_a_blank_password_keeps_the_old_one(app):
         before.password_hash,
     )
     moved = signed_in(app, username)  # same password as before
+    assert moved.get("/arrivals/").location == "/account/pending"  # a new role waits for approval
+    signed_in(app, create(app, "coordinator")).post(
+        f"/admin/approvals/{before.id}", data={"decision": "approve"}
+    )
     assert moved.get("/arrivals/").status_code == 403  # a sede user now: no reception desk
 
     form["password"] = "another-password-2"
     assert admin.post(f"/admin/users/{before.id}", data=form).status_code == 302
-    signed_in(app, username, "another-password-2")
+    assert moved.get("/followup/").location.startswith("/login")  # a reset ends its sessions
+    reset = signed_in(app, username, "another-password-2")
+    assert reset.get("/followup/").location == "/account/password"
 
 
 @pytest.mark.parametrize(

@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from urllib.parse import urlsplit
 
 import pytest
 from playwright.sync_api import Locator, Page, expect
 
 from sosep_migrantes.core.timeutil import LOCAL_TZ
-from tests.factories import PASSWORD, make_arrival, make_family, make_user
+from tests.factories import PASSWORD, make_arrival, make_family, make_user, totp_code
 
 pytestmark = pytest.mark.browser
 
@@ -38,6 +39,12 @@ def log_in(page: Page, username: str, password: str = PASSWORD) -> None:
     password_field.fill(password)
     page.keyboard.press("Enter")
     expect(page.get_by_role("button", name="Salir")).to_be_visible()
+    if urlsplit(page.url).path == "/login/code":  # coordinators: the authenticator's code
+        code_field = page.get_by_label("Código")
+        expect(code_field).to_be_focused()
+        code_field.fill(totp_code())
+        page.keyboard.press("Enter")
+        expect(page.get_by_role("heading", name="Código de verificación")).to_have_count(0)
 
 
 def log_out(page: Page) -> None:

@@ -17,7 +17,7 @@ from sosep_migrantes.cases.services import EditConflict, update_family
 from sosep_migrantes.core.audit import AuditEvent
 from sosep_migrantes.core.forms import form_to_data
 from sosep_migrantes.extensions import db
-from tests.factories import PASSWORD, login, make_arrival, make_family, make_user, member
+from tests.factories import PASSWORD, login, make_arrival, make_family, make_user, member, sign_in_as
 
 CONFLICT = "Otra persona modificó esta unidad familiar mientras usted la editaba. No se guardó nada."
 
@@ -154,7 +154,7 @@ def test_two_people_editing_the_same_case_the_second_gets_a_conflict(app):
     clients = {}
     for username in ("primera", "segunda"):
         clients[username] = app.test_client()
-        clients[username].post("/login", data={"username": username, "password": PASSWORD})
+        sign_in_as(clients[username], username, PASSWORD)
         form = clients[username].get(f"/cases/{family_id}/edit").get_data(as_text=True)
         assert 'name="version" value="1"' in form
 
@@ -308,7 +308,7 @@ def test_a_sede_that_moves_a_family_away_is_told_where_it_went(app):
         values = edit_values(family_id)
         db.session.remove()
     client = app.test_client()
-    client.post("/login", data={"username": "sede.huehue", "password": PASSWORD})
+    sign_in_as(client, "sede.huehue", PASSWORD)
     values["destination_municipality"] = "Santa María Nebaj, Quiché"
     response = client.post(f"/cases/{family_id}/edit", data=as_form(values), follow_redirects=True)
     html = response.get_data(as_text=True)

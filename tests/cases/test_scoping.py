@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 
 from sosep_migrantes.cases.models import FamilyUnit
 from sosep_migrantes.extensions import db
-from tests.factories import PASSWORD, make_arrival, make_family, make_user, member
+from tests.factories import PASSWORD, make_arrival, make_family, make_user, member, sign_in_as
 
 #: A case in the list: its number links to its detail page.
 LISTED = re.compile(r'<a href="/cases/\d+">([^<]+)</a>')
@@ -68,7 +68,7 @@ def signed_in(app, role: str, *, centre: str | None = None, sede: str | None = N
         username = make_user(role, centre=centre, sede=sede).username
         db.session.remove()
     client = app.test_client()
-    response = client.post("/login", data={"username": username, "password": PASSWORD})
+    response = sign_in_as(client, username, PASSWORD)
     assert response.status_code == 302
     return client
 

@@ -27,7 +27,7 @@ from sosep_migrantes.catalogs.services import (
     toggle_need,
 )
 from sosep_migrantes.extensions import db
-from tests.factories import PASSWORD, make_arrival, make_family, make_user
+from tests.factories import PASSWORD, make_arrival, make_family, make_user, sign_in_as
 
 CUILCO = 1304
 
@@ -101,10 +101,7 @@ def test_admin_moves_a_municipality_to_another_sede_and_its_cases_follow(app, co
     clients = {}
     for username in (admin, huehue_user, quiche_user):
         clients[username] = app.test_client()
-        assert (
-            clients[username].post("/login", data={"username": username, "password": PASSWORD}).status_code
-            == 302
-        )
+        assert sign_in_as(clients[username], username, PASSWORD).status_code == 302
     assert clients[huehue_user].get(f"/cases/{family_id}").status_code == 200
     assert clients[quiche_user].get(f"/cases/{family_id}").status_code == 404
 
@@ -133,7 +130,7 @@ def test_only_admins_edit_sede_coverage(app):
         quiche_id = sede_by_code("QUICHE").id
         db.session.remove()
     client = app.test_client()
-    client.post("/login", data={"username": username, "password": PASSWORD})
+    sign_in_as(client, username, PASSWORD)
     assert client.get("/admin/catalogs/sedes").status_code == 403
     assert (
         client.post(f"/admin/catalogs/sedes/{quiche_id}", data={"municipalities": ["1304"]}).status_code
@@ -151,7 +148,7 @@ def test_a_coverage_naming_no_municipality_is_refused_and_changes_nothing(app, c
         quiche_id, before = quiche.id, {m.id for m in quiche.municipalities}
         db.session.remove()
     client = app.test_client()
-    client.post("/login", data={"username": username, "password": PASSWORD})
+    sign_in_as(client, username, PASSWORD)
     response = client.post(f"/admin/catalogs/sedes/{quiche_id}", data={"municipalities": [str(CUILCO), bad]})
     assert response.status_code == 400
     page = response.get_data(as_text=True)
@@ -166,7 +163,7 @@ def _admin_client(app):
         username = make_user("admin").username
         db.session.remove()
     client = app.test_client()
-    client.post("/login", data={"username": username, "password": PASSWORD})
+    sign_in_as(client, username, PASSWORD)
     return client
 
 

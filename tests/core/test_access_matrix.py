@@ -34,13 +34,14 @@ import pytest
 from flask import Flask
 from sqlalchemy import update
 
+from sosep_migrantes.auth.models import User
 from sosep_migrantes.catalogs.models import Institution, Need, Sede, sede_municipalities
 from sosep_migrantes.catalogs.services import by_code
 from sosep_migrantes.core.permissions import Permission, role_has
 from sosep_migrantes.extensions import db
 from sosep_migrantes.needs import services as need_services
 from sosep_migrantes.needs.schemas import NeedsBatchSchema
-from tests.factories import PASSWORD, make_arrival, make_family, make_user, member
+from tests.factories import PASSWORD, make_arrival, make_family, make_user, member, totp_code
 from tests.referrals.helpers import refer
 from tests.referrals.partners import make_partner
 
@@ -123,6 +124,8 @@ INVALID = Outcome("400", frozenset({400}))
 REDIRECT = Outcome("302", frozenset({302}))
 TO_HOME = Outcome("302 → /", frozenset({302}), location="/")
 DONE_OR_INVALID = Outcome("302 or 400", frozenset({302, 400}))
+#: Pages whose answer depends on the account, not on its permissions (a second factor set or not).
+OK_OR_REDIRECT = Outcome("200 or 302", frozenset({200, 302}))
 XLSX = Outcome(
     "200 XLSX", frozenset({200}), mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 )
@@ -173,6 +176,23 @@ MATRIX: tuple[Route, ...] = (
     Route("/admin/users/new", "POST", P.USER_MANAGE, ok=INVALID),
     Route("/admin/users/<int:user_id>", "GET", P.USER_MANAGE),
     Route("/admin/users/<int:user_id>", "POST", P.USER_MANAGE, ok=INVALID),
+    # Really resets the spare account's second factor (it has none): the account then waits for approval.
+    Route("/admin/users/<int:user_id>/second-factor/reset", "POST", P.USER_MANAGE, ok=REDIRECT),
+    Route("/admin/approvals", "GET", P.ACCESS_APPROVE),
+    Route("/admin/approvals/<int:user_id>", "POST", P.ACCESS_APPROVE, ok=INVALID),
+    # A fully signed-in user owes no code: sent on.
+    Route("/login/code", "GET", Access.SIGNED_IN, ok=REDIRECT),
+    Route("/login/code", "POST", Access.SIGNED_IN, ok=REDIRECT),
+    # account (every signed-in user's own)
+    Route("/account/", "GET", Access.SIGNED_IN),
+    Route("/account/password", "GET", Access.SIGNED_IN),
+    Route("/account/password", "POST", Access.SIGNED_IN, ok=INVALID),
+    Route("/account/pending", "GET", Access.SIGNED_IN, ok=REDIRECT),
+    Route("/account/second-factor", "GET", Access.SIGNED_IN, ok=OK_OR_REDIRECT),
+    Route("/account/second-factor", "POST", Access.SIGNED_IN),
+    Route("/account/recovery-codes", "POST", Access.SIGNED_IN, ok=REDIRECT),
+    Route("/account/sessions/<int:session_id>/end", "POST", Access.SIGNED_IN, ok=REDIRECT),
+    Route("/account/sessions/end-others", "POST", Access.SIGNED_IN, ok=REDIRECT),
     # catalogs
     Route("/admin/catalogs/sedes", "GET", P.CATALOG_MANAGE),
     Route("/admin/catalogs/sedes/<int:sede_id>", "GET", P.CATALOG_MANAGE),
@@ -365,7 +385,10 @@ def world(app: Flask) -> Iterator[World]:
         world = World(
             sides=sides,
             catalog={
-                "user_id": users["sede_quiche"].id,
+                # An account of its own: the admin's routes change it (a second factor reset).
+                "user_id": make_user("reception", centre="FAG").id,
+                # No such session: ending it changes nothing.
+                "session_id": 2**31 - 1,
                 "sede_id": sede.id,
                 "institution_id": by_code(Institution, "OIM").id,
                 "need_id": need.id,
@@ -444,6 +467,13 @@ def test_access_matrix(app: Flask, world: World, user: str):
     if USERS[user].role is not None:
         signed_in = client.post("/login", data={"username": world.usernames[user], "password": PASSWORD})
         assert signed_in.status_code == 302
+        if signed_in.location == "/login/code":
+            with app.app_context():
+                db.session.execute(
+                    update(User).where(User.username == world.usernames[user]).values(totp_last_step=None)
+                )
+                db.session.commit()
+            assert client.post("/login/code", data={"code": totp_code()}).status_code == 302
     hidden = _hidden_markers(world, user)
     failures = []
     for route in MATRIX:

@@ -19,7 +19,7 @@ from sosep_migrantes.core.timeutil import now_local
 from sosep_migrantes.extensions import db
 from sosep_migrantes.referrals import services
 from sosep_migrantes.referrals.models import Referral, ReferralEvent
-from tests.factories import PASSWORD, login, make_arrival, make_family, make_user, member
+from tests.factories import PASSWORD, login, make_arrival, make_family, make_user, member, sign_in_as
 from tests.referrals.helpers import refer
 from tests.referrals.partners import make_partner
 
@@ -366,9 +366,7 @@ def test_cli_creates_a_partner_user_bound_to_its_institution(app):
     assert "Usuario creado: ana.oim (partner)" in result.output
     assert _institution_code(app, "ana.oim") == "OIM"
     client = app.test_client()
-    assert (
-        client.post("/login", data={"username": "ana.oim", "password": "long-password-1"}).status_code == 302
-    )
+    assert sign_in_as(client, "ana.oim", "long-password-1").status_code == 302
     assert client.get("/partner/").status_code == 200
 
 
@@ -394,7 +392,7 @@ def _admin_client(app):
         username = admin.username
         db.session.remove()
     client = app.test_client()
-    assert client.post("/login", data={"username": username, "password": PASSWORD}).status_code == 302
+    assert sign_in_as(client, username, PASSWORD).status_code == 302
     return client
 
 
