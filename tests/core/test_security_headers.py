@@ -91,3 +91,36 @@ def test_a_nul_byte_in_a_form_token_is_refused_not_looked_up(client, ctx):
         },
     )
     assert referred.status_code == 400
+
+
+def _every_get_url(app) -> list[str]:
+    urls = []
+    for rule in app.url_map.iter_rules():
+        if "GET" in rule.methods and rule.endpoint != "static":
+            urls.append(rule.build({arg: 1 for arg in rule.arguments}, append_unknown=False)[1])
+    return urls
+
+
+@pytest.mark.parametrize("role", [None, "admin", "coordinator", "reception", "sede", "partner"])
+def test_the_headers_are_on_every_route_of_the_url_map(app, role):
+    """Whatever the answer (a page, a redirect, a 403 or 404, a PDF), every route of the URL map carries the
+    headers, for every kind of user."""
+    from tests.auth.helpers import account, signed_in
+    from tests.referrals.partners import make_partner
+
+    client = app.test_client()
+    if role == "partner":
+        from tests.auth.helpers import snapshot, within
+
+        client = signed_in(app, within(app, lambda: snapshot(make_partner("OIM"))))
+    elif role is not None:
+        extra = {"reception": {"centre": "FAG"}, "sede": {"sede": "HUEHUETENANGO"}}.get(role, {})
+        client = signed_in(app, account(app, role, **extra))
+    urls = _every_get_url(app)
+    assert "/cases/1" in urls and "/account/" in urls
+    for url in urls:
+        response = client.get(url)
+        assert response.status_code < 500, url
+        for name in ("Content-Security-Policy", "X-Content-Type-Options", "X-Frame-Options", "Referrer-Policy"):
+            assert name in response.headers, (url, name)
+        assert response.headers["Cache-Control"] == "no-store", url
