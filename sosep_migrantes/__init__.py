@@ -94,7 +94,7 @@ def _register_models() -> None:
 def _register_blueprints(app: Flask) -> None:
     from .auth.account import bp as account_bp
     from .auth.views import bp as auth_bp
-    from .cases.desk import bp as desk_bp
+    from .desk.views import bp as desk_bp
     from .cases.views import bp as cases_bp
     from .catalogs.views import bp as catalogs_bp
     from .core.views import bp as core_bp

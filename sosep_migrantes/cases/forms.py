@@ -49,7 +49,7 @@ def form_choices() -> dict[str, Any]:
 def new_family_values() -> dict[str, Any]:
     """A blank family: one row for the head, consent dated today."""
     return {
-        "consent_on": today_local().isoformat(),
+        "consent_on": today_local().strftime("%d/%m/%Y"),
         "members": [{"relationship": "HEAD"}],
         "submission_token": new_submission_token(),
     }
@@ -67,7 +67,7 @@ def family_values(family: FamilyUnit) -> dict[str, Any]:
         "protection_causes": [c.code for c in family.protection_causes],
         "consent_type": family.consent_type,
         "consent_witness": family.consent_witness or "",
-        "consent_on": family.consent_on.isoformat() if family.consent_on else "",
+        "consent_on": family.consent_on.strftime("%d/%m/%Y") if family.consent_on else "",
         "notes": family.notes or "",
         "members": [
             {
@@ -75,7 +75,7 @@ def family_values(family: FamilyUnit) -> dict[str, Any]:
                 "given_names": m.given_names,
                 "surnames": m.surnames,
                 "sex": m.sex,
-                "birth_date": m.birth_date.isoformat() if m.birth_date else "",
+                "birth_date": m.birth_date.strftime("%d/%m/%Y") if m.birth_date else "",
                 "estimated_age": "" if m.estimated_age is None else str(m.estimated_age),
                 "relationship": m.relationship_to_head.code,
                 "cui": m.cui or "",

@@ -99,10 +99,31 @@ def text(*, required: bool = False, max_length: int = 200, **kwargs: Any) -> fie
     )
 
 
+_DAY_MONTH_YEAR = re.compile(r"^\s*(\d{1,2})[/.-](\d{1,2})[/.-](\d{4})\s*$")
+
+
+class DayFirstDate(fields.Date):
+    """A date typed as staff write it, ``dd/mm/aaaa`` (also ``d/m/aaaa``, with dots or dashes), or in the
+    ISO form the API and old forms send (``2026-11-24``). One text field, no date widget with three stops."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> dt.date:
+        if isinstance(value, str) and (match := _DAY_MONTH_YEAR.match(value)):
+            day, month, year = (int(part) for part in match.groups())
+            try:
+                return dt.date(year, month, day)
+            except ValueError:
+                raise self.make_error("invalid") from None
+        return super()._deserialize(value, attr, data, **kwargs)
+
+
 def date(**kwargs: Any) -> fields.Date:
-    return fields.Date(
+    return DayFirstDate(
         allow_none=True,
-        error_messages={**REQUIRED, "invalid": _l("Fecha no válida."), "format": _l("Fecha no válida.")},
+        error_messages={
+            **REQUIRED,
+            "invalid": _l("Fecha no válida: escríbala como dd/mm/aaaa."),
+            "format": _l("Fecha no válida: escríbala como dd/mm/aaaa."),
+        },
         **kwargs,
     )
 

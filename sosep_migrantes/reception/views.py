@@ -1,6 +1,6 @@
 """Reception desk: opening an arrival (a flight or a bus).
 
-The pages that show or register the families of an arrival are the desk's (``cases/desk.py``): they
+The pages that show or register the families of an arrival are the desk's (``desk/views.py``): they
 read family units, which sit above reception.
 """
 

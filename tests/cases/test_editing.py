@@ -79,7 +79,7 @@ def test_edit_form_shows_the_saved_values(app, ctx, client):
         'value="José"',
         'value="2456789050101"',
         'value="5555-0000"',
-        'value="2026-11-20"',
+        'value="20/11/2026"',
     ):
         assert shown in html
 

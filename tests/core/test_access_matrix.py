@@ -218,6 +218,8 @@ MATRIX: tuple[Route, ...] = (
     Route("/arrivals/new", "GET", P.ARRIVAL_CREATE),
     Route("/arrivals/new", "POST", P.ARRIVAL_CREATE, ok=INVALID),
     Route("/arrivals/<int:arrival_id>", "GET", P.ARRIVAL_VIEW, scope="arrival"),
+    # The desk's suggested referrals for the family as typed (an empty form: nothing to suggest).
+    Route("/arrivals/<int:arrival_id>/families/suggestions", "POST", P.CASE_CREATE, scope="arrival", ok=OK),
     Route("/arrivals/<int:arrival_id>/families/new", "GET", P.CASE_CREATE, scope="arrival"),
     Route("/arrivals/<int:arrival_id>/families/new", "POST", P.CASE_CREATE, scope="arrival", ok=INVALID),
     # cases

@@ -27,6 +27,8 @@ LAYERS: list[set[str]] = [
     {"cases"},
     {"needs"},
     {"referrals"},
+    # The desk: registration, needs and referrals of a family on one screen.
+    {"desk"},
     {"followup"},
     {"reports"},
     # Later modules go here: api.

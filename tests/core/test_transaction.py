@@ -57,7 +57,7 @@ def referral_form(client, family) -> dict:
 
 
 def test_a_family_form_racing_past_the_token_check_is_already_saved_not_a_500(app, ctx, client, monkeypatch):
-    from sosep_migrantes.cases import desk as views
+    from sosep_migrantes.desk import views
 
     user = make_user("reception", centre="FAG")
     arrival_id = make_arrival(user).id

@@ -2,6 +2,10 @@
 // Works on top of a plain HTML form: without JavaScript the server-rendered rows still post.
 (function () {
   "use strict";
+  var keysBound = false;
+  var addMemberNow = null;
+
+function init() {
   var form = document.getElementById("family-form");
   if (!form) return;
   var list = document.getElementById("members");
@@ -80,11 +84,24 @@
     var button = event.target.closest(".remove-member");
     if (button) removeMember(button.closest("fieldset.member"));
   });
-  document.addEventListener("keydown", function (event) {
-    if (event.altKey && !event.ctrlKey && (event.key === "n" || event.key === "N")) {
-      event.preventDefault();
-      addMember();
-    }
+  addMemberNow = addMember;
+  if (!keysBound) {  // once per page: the form itself may be replaced after a save (desk.js)
+    keysBound = true;
+    document.addEventListener("keydown", function (event) {
+      if (event.altKey && !event.ctrlKey && (event.key === "n" || event.key === "N") && addMemberNow) {
+        event.preventDefault();
+        addMemberNow();
+      }
+    });
+  }
+
+  // A relationship that says the sex (Hijo, Hija, Madre...) fills it when it is still empty.
+  var SEX_OF = {SON: "M", FATHER: "M", BROTHER: "M", DAUGHTER: "F", MOTHER: "F", SISTER: "F"};
+  list.addEventListener("change", function (event) {
+    var select = event.target;
+    if (!select.name || !/-relationship$/.test(select.name)) return;
+    var sex = select.closest("fieldset.member").querySelector("select[name$='-sex']");
+    if (sex && !sex.value && SEX_OF[select.value]) sex.value = SEX_OF[select.value];
   });
 
   // Show the age next to a typed date of birth: a quick check against what the person says.
@@ -97,7 +114,8 @@
       hint.className = "hint age-hint";
       input.parentNode.appendChild(hint);
     }
-    var born = new Date(input.value + "T00:00:00");
+    var parts = /^(\d{1,2})[\/.-](\d{1,2})[\/.-](\d{4})$/.exec(input.value.trim());
+    var born = parts ? new Date(+parts[3], +parts[2] - 1, +parts[1]) : new Date(input.value + "T00:00:00");
     if (isNaN(born.getTime())) { hint.textContent = ""; return; }
     var now = new Date();
     var age = now.getFullYear() - born.getFullYear();
@@ -139,9 +157,10 @@
     var buttons = form.querySelectorAll("button[type=submit]");
     for (var i = 0; i < buttons.length; i++) { buttons[i].disabled = false; }
   });
-  form.addEventListener("submit", function () {
+  form.addEventListener("submit", function (event) {
     var buttons = form.querySelectorAll("button[type=submit]");
     window.setTimeout(function () {
+      if (event.defaultPrevented) return;  // the desk's script sends it (or stopped it to warn)
       for (var i = 0; i < buttons.length; i++) { buttons[i].disabled = true; }
     }, 0);
   });
@@ -157,4 +176,8 @@
     var given = list.querySelector("input[name$='-given_names']");
     if (given && !given.value) given.focus();
   }
+}
+
+  window.sosepFamilyForm = {init: init};
+  init();
 })();

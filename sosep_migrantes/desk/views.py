@@ -1,7 +1,7 @@
-"""The registration desk: an arrival's families and the form that registers them.
+"""The registration desk: an arrival's families and the one screen that registers, serves and refers each.
 
-These pages stand on both reception (the arrival) and cases (the family units): they live in cases,
-above reception, under the ``desk`` blueprint so their URLs stay under ``/arrivals``.
+These pages stand on reception (the arrival), cases (the family units), needs and referrals: they live in
+their own layer above those, under the ``desk`` blueprint so their URLs stay under ``/arrivals``.
 """
 
 from __future__ import annotations
@@ -15,15 +15,9 @@ from flask_babel import ngettext
 from flask_login import current_user
 from marshmallow import ValidationError
 
-from ..core.forms import form_errors
-from ..core.permissions import Permission, permission_required
-from ..core.security import MAX_ROUTE_INT
-from ..core.transaction import AlreadySaved, unit_of_work
-from ..reception.models import Arrival
-from ..reception.services import get_arrival
-from .forms import form_choices, new_family_values, submitted_values
-from .models import FamilyUnit
-from .queries import (
+from ..cases.forms import form_choices, new_family_values, submitted_values
+from ..cases.models import FamilyUnit
+from ..cases.queries import (
     CaseFilters,
     arrivals_with_family_counts,
     count,
@@ -33,10 +27,23 @@ from .queries import (
     search_families,
     submitted_family,
 )
-from .schemas import FamilyUnitSchema
-from .services import register_family
+from ..cases.schemas import FamilyUnitSchema
+from ..core.errors import ServiceError
+from ..core.forms import form_errors, form_to_data
+from ..core.permissions import Permission, permission_required
+from ..core.security import MAX_ROUTE_INT
+from ..core.transaction import AlreadySaved, unit_of_work
+from ..reception.models import Arrival
+from ..reception.services import get_arrival
+from ..referrals.services import family_referrals
+from .form import desk_form_parts, needs_shown, row_positions
+from .schemas import DeskExtrasSchema
+from .services import register_at_desk
 
 bp = Blueprint("desk", __name__, url_prefix="/arrivals")
+
+#: The desk form's lists beside the members: the needs checklist and the referrals offered.
+DESK_LISTS = ("needs", "referrals")
 
 
 @bp.get("/")
@@ -66,10 +73,20 @@ def _family_form(
         values=values,
         errors=errors,
         last=last,
+        last_slips=family_referrals(last) if last is not None else [],
         duplicates=possible_duplicates(current_user, last) if last is not None else [],
         registered=count(search_families(current_user, CaseFilters(arrival_id=arrival.id))),
         choices=form_choices(),
+        **desk_form_parts(arrival, errors),
     ), status
+
+
+@bp.post("/<int:arrival_id>/families/suggestions")
+@permission_required(Permission.CASE_CREATE)
+def suggestions(arrival_id: int) -> ResponseReturnValue:
+    """The referrals section for the family as typed so far (the desk's script asks while staff type)."""
+    arrival = get_arrival(current_user, arrival_id) or abort(404)
+    return render_template("desk/_referrals.html", **desk_form_parts(arrival))
 
 
 def _already_saved(arrival: Arrival, token: str | None) -> ResponseReturnValue:
@@ -93,26 +110,47 @@ def new_family(arrival_id: int) -> ResponseReturnValue:
             last = None
         return _family_form(arrival, new_family_values(), {}, last=last)
     values = submitted_values()
+    if request.form.get("refresh"):
+        # Without the script: the button that shows the referrals the data typed so far suggests.
+        return _family_form(arrival, values, {})
     token = values.get("submission_token")
+    errors: dict[str, str] = {}
+    try:
+        family_data = FamilyUnitSchema().load(values)
+    except ValidationError as exc:
+        errors.update(form_errors(exc))
+    try:
+        extras = DeskExtrasSchema().load(form_to_data(request.form, multi=("persons",), lists=DESK_LISTS))
+    except ValidationError as exc:
+        errors.update(form_errors(exc))
+    if errors:
+        return _family_form(arrival, values, errors, 400)
+    defaults = {line.need.code: line.default for line in needs_shown(arrival, request.form)}
     try:
         with unit_of_work():
             # Sent again after its first save; sent again at the same moment, the token's unique
             # constraint stops it at the flush and unit_of_work raises AlreadySaved all the same.
             if submitted_family(current_user, token) is not None:
                 raise AlreadySaved
-            family = register_family(arrival, FamilyUnitSchema().load(values), current_user)
-    except ValidationError as exc:
+            family, referrals = register_at_desk(
+                arrival, family_data, extras, row_positions(request.form), defaults, current_user
+            )
+    except ServiceError as exc:
         return _family_form(arrival, values, form_errors(exc), 400)
     except AlreadySaved:
         return _already_saved(arrival, token)
-    flash(
-        ngettext(
-            "Unidad familiar %(case)s registrada con %(num)d integrante.",
-            "Unidad familiar %(case)s registrada con %(num)d integrantes.",
-            len(family.members),
-            case=family.case_number,
-        ),
-        "success",
+    message = ngettext(
+        "Unidad familiar %(case)s registrada con %(num)d integrante.",
+        "Unidad familiar %(case)s registrada con %(num)d integrantes.",
+        len(family.members),
+        case=family.case_number,
     )
+    if referrals:
+        message += " " + ngettext(
+            "%(num)d derivación enviada; su boleta está en la cola de la llegada.",
+            "%(num)d derivaciones enviadas; sus boletas están en la cola de la llegada.",
+            len(referrals),
+        )
+    flash(message, "success")
     # Straight on to the next family of the same arrival.
     return redirect(url_for("desk.new_family", arrival_id=arrival.id, saved=family.id))

@@ -1,0 +1,1 @@
+"""The reception desk: an arrival's families registered, served and referred on one screen."""
