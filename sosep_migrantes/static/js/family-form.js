@@ -105,7 +105,7 @@ function init() {
   });
 
   // Show the age next to a typed date of birth: a quick check against what the person says.
-  list.addEventListener("change", function (event) {
+  function showAge(event) {
     var input = event.target;
     if (!input.name || !/-birth_date$/.test(input.name)) return;
     var hint = input.parentNode.querySelector(".age-hint");
@@ -130,7 +130,9 @@ function init() {
     var months = (now.getFullYear() - born.getFullYear()) * 12 + now.getMonth() - born.getMonth();
     if (now.getDate() < born.getDate()) months--;
     hint.textContent = months >= 0 ? months + " " + (months === 1 ? units.month : units.months) : "";
-  });
+  }
+  list.addEventListener("input", showAge);  // typed dd/mm/aaaa: as soon as the date is whole
+  list.addEventListener("change", showAge);
 
   // Tell which sede will follow the family up as soon as a destination is chosen.
   var destination = form.querySelector("input[name=destination_municipality]");
