@@ -12,14 +12,18 @@
 
   function form() { return document.getElementById("family-form"); }
 
+  var asked = 0;
+
   function refreshReferrals() {
     var f = form();
     var holder = document.getElementById("desk-referrals");
     if (!f || !holder) return;
+    var mine = ++asked;
     fetch(holder.getAttribute("data-url"), {method: "POST", body: new FormData(f), credentials: "same-origin"})
       .then(function (response) { return response.ok ? response.text() : null; })
       .then(function (html) {
-        if (html === null) return;
+        // Only the answer to the latest question: an earlier one arriving late would show stale data.
+        if (html === null || mine !== asked) return;
         holder.innerHTML = html;
         updateQuantities();
       })
@@ -153,12 +157,23 @@
       }
       var target = event.target;
       if (target.tagName === "INPUT" && !/^(submit|button|checkbox|radio)$/.test(target.type)) {
-        // Enter moves to the next field instead of sending a half-typed family.
+        // Enter never sends a half-typed family: it moves to the next field still to fill (a required
+        // one, or the age), past what is already filled (the offered surnames, a sex the relationship
+        // gave); Tab still goes field by field.
         event.preventDefault();
         var fields = Array.prototype.filter.call(
-          f.querySelectorAll("input:not([type=hidden]), select, textarea, button"),
+          f.querySelectorAll("input:not([type=hidden]), select, textarea"),
           function (el) { return !el.disabled && el.tabIndex >= 0 && el.offsetParent !== null; });
-        var next = fields[fields.indexOf(target) + 1];
+        var after = fields.slice(fields.indexOf(target) + 1);
+        var next = after.filter(function (el) {
+          var wanted = el.getAttribute("aria-required") === "true" || /-estimated_age$/.test(el.name || "");
+          return wanted && !el.value;
+        })[0];
+        if (!next) {  // the family's last field: back up to what is still missing (destination, consent)
+          next = fields.filter(function (el) {
+            return el.getAttribute("aria-required") === "true" && !el.value && el !== target;
+          })[0] || after[0];
+        }
         if (next) next.focus();
       }
     });
