@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from flask import request
@@ -43,6 +44,7 @@ def form_choices() -> dict[str, Any]:
         "pregnancy_labels": PREGNANCY_LABELS,
         "flabels": FAMILY_LABELS,
         "mlabels": MEMBER_LABELS,
+        "summarise": summarise_errors,
     }
 
 
@@ -187,3 +189,76 @@ def _show(value: Any, key: str = "") -> str:
         return "—"
     values = value if isinstance(value, list) else [value]
     return ", ".join(_name(key, str(v)) for v in values)
+
+
+#: The family form's fields in the order the page shows them (the error summary follows it).
+FAMILY_ORDER = (
+    "destination_municipality",
+    "consent_type",
+    "consent_on",
+    "consent_witness",
+    "members_summary",
+    "members",
+    "phone",
+    "community",
+    "address",
+    "migration_reasons",
+    "protection_causes",
+    "notes",
+)
+MEMBER_ORDER = (
+    "given_names",
+    "surnames",
+    "relationship",
+    "sex",
+    "estimated_age",
+    "birth_date",
+    "cui",
+    "cui_check_confirmed",
+    "languages",
+    "needs_interpreter",
+    "document_type",
+    "document_number",
+    "pueblo",
+    "pregnancy",
+    "has_disability",
+    "disability_notes",
+    "health_notes",
+)
+_MEMBER_ERROR = re.compile(r"^members-(\d+)-(\w+)$")
+_LINE_ERROR = re.compile(r"^(needs|referrals)-(\d+)-(\w+)$")
+
+
+def summarise_errors(errors: dict[str, str]) -> list[tuple[str, str]]:
+    """``(field key, "Integrante 2 · Apellidos: este campo es obligatorio.")`` in the order of the page,
+    so the summary says which field of which member, and each line links to its field."""
+
+    def rank(key: str) -> tuple[int, int, int]:
+        if match := _MEMBER_ERROR.match(key):
+            field = match[2]
+            return (FAMILY_ORDER.index("members"), int(match[1]), _index(MEMBER_ORDER, field))
+        if match := _LINE_ERROR.match(key):
+            return (len(FAMILY_ORDER) + (match[1] == "referrals"), int(match[2]), 0)
+        return (_index(FAMILY_ORDER, key), 0, 0)
+
+    summary = []
+    for key in sorted(errors, key=rank):
+        message = str(errors[key])
+        if match := _MEMBER_ERROR.match(key):
+            label = MEMBER_LABELS.get(match[2])
+            where = str(_l("Integrante %(n)s", n=int(match[1]) + 1))
+            text = f"{where} · {label}: {_lower_first(message)}" if label else f"{where}: {message}"
+        elif key in FAMILY_LABELS:
+            text = f"{FAMILY_LABELS[key]}: {_lower_first(message)}"
+        else:
+            text = message
+        summary.append((key, text))
+    return summary
+
+
+def _index(order: tuple[str, ...], key: str) -> int:
+    return order.index(key) if key in order else len(order)
+
+
+def _lower_first(message: str) -> str:
+    return message[:1].lower() + message[1:] if message[:2] != message[:2].upper() else message

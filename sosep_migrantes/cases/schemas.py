@@ -75,12 +75,16 @@ class MemberSchema(InputSchema):
     pregnancy = choice([p.value for p in Pregnancy])
     health_notes = text(max_length=1000)
 
-    @validates_schema(skip_on_field_errors=False)
-    def check_member(self, data: dict[str, Any], **kwargs: Any) -> None:
+    @validates_schema(skip_on_field_errors=False, pass_original=True)
+    def check_member(self, data: dict[str, Any], original: Any = None, **kwargs: Any) -> None:
         errors: dict[str, str] = {}
         today = today_local()
         birth = data.get("birth_date")
-        if birth is None and data.get("estimated_age") is None:
+        typed = original if isinstance(original, dict) else {}
+        # An age or a date typed but wrong has its own message; "give one of them" would be a second
+        # error caused by the first (and would draw the eye to the wrong field).
+        typed_either = any(str(typed.get(key) or "").strip() for key in ("birth_date", "estimated_age"))
+        if birth is None and data.get("estimated_age") is None and not typed_either:
             errors["birth_date"] = str(_l("Indique la fecha de nacimiento o la edad estimada."))
         elif birth is not None:
             problem = not_in_future(birth, today)

@@ -257,7 +257,9 @@ def test_reception_registers_a_family_of_four_at_the_desk(app, page: Page) -> No
     expect(summary).to_contain_text("Revise los campos marcados: no se guardó nada todavía.")
     expect(summary).to_contain_text("1 campo por corregir:")
     # The summary links straight to the field to correct.
-    expect(summary.get_by_role("link", name="El CUI debe tener 13 dígitos.")).to_have_attribute(
+    expect(
+        summary.get_by_role("link", name="Integrante 2 · CUI (DPI): el CUI debe tener 13 dígitos.")
+    ).to_have_attribute(
         "href", "#" + (member(page, 2).get_by_label("CUI (DPI)").get_attribute("id") or "")
     )
     son_cui = member(page, 2).get_by_label("CUI (DPI)")

@@ -147,3 +147,25 @@ def test_the_form_without_script_shows_the_suggestions_on_request(client, ctx):
     assert response.status_code == 200
     assert "Derivar a" in response.get_data(as_text=True)
     assert counts() == (0, 0, 0, 0)
+
+
+def test_the_error_summary_names_member_and_field_in_page_order(client, ctx):
+    user = make_user("reception", centre="FAG")
+    arrival = make_arrival(user)
+    login(client, user)
+    data = family_of_four(**{"members-1-surnames": "", "members-3-estimated_age": "130"})
+    del data["destination_municipality"]
+    response = client.post(f"/arrivals/{arrival.id}/families/new", data=data)
+    html = response.get_data(as_text=True)
+    summary = re.search(r'<div class="error-summary".*?</ul>', html, re.S).group(0)
+    links = re.findall(r'<a href="#([^"]+)">([^<]+)</a>', summary)
+    assert links == [
+        ("f-destination_municipality", "Municipio de destino: este campo es obligatorio."),
+        ("f-members-1-surnames", "Integrante 2 · Apellidos: este campo es obligatorio."),
+        (
+            "f-members-3-estimated_age",
+            "Integrante 4 · Edad estimada (años): la edad debe estar entre 0 y 120 años.",
+        ),
+    ]
+    # The age of 130 has its one message: no "give a birth date or an age" beside it.
+    assert "Indique la fecha de nacimiento o la edad estimada." not in html
