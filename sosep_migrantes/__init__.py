@@ -94,10 +94,10 @@ def _register_models() -> None:
 def _register_blueprints(app: Flask) -> None:
     from .auth.account import bp as account_bp
     from .auth.views import bp as auth_bp
-    from .desk.views import bp as desk_bp
     from .cases.views import bp as cases_bp
     from .catalogs.views import bp as catalogs_bp
     from .core.views import bp as core_bp
+    from .desk.views import bp as desk_bp
     from .followup import history as _followup_history  # noqa: F401  (the case page's timeline)
     from .followup.views import bp as followup_bp
     from .needs.views import bp as needs_bp

@@ -259,9 +259,7 @@ def test_reception_registers_a_family_of_four_at_the_desk(app, page: Page) -> No
     # The summary links straight to the field to correct.
     expect(
         summary.get_by_role("link", name="Integrante 2 · CUI (DPI): el CUI debe tener 13 dígitos.")
-    ).to_have_attribute(
-        "href", "#" + (member(page, 2).get_by_label("CUI (DPI)").get_attribute("id") or "")
-    )
+    ).to_have_attribute("href", "#" + (member(page, 2).get_by_label("CUI (DPI)").get_attribute("id") or ""))
     son_cui = member(page, 2).get_by_label("CUI (DPI)")
     expect(son_cui).to_be_focused()
     expect(son_cui).to_have_attribute("aria-invalid", "true")
