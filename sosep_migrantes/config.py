@@ -91,4 +91,6 @@ def _settings(instance_path: Path) -> dict[str, Any]:
         "FOLLOWUP_URGENT_FIRST_CONTACT_DAYS": int(env.get("FOLLOWUP_URGENT_FIRST_CONTACT_DAYS", "3")),
         "FOLLOWUP_NEXT_CONTACT_DAYS": int(env.get("FOLLOWUP_NEXT_CONTACT_DAYS", "30")),
         "FOLLOWUP_NOT_LOCATED_ATTEMPTS": int(env.get("FOLLOWUP_NOT_LOCATED_ATTEMPTS", "3")),
+        #: Years a closed case keeps its personal data: ``flask retention anonymise`` then anonymises it.
+        "RETENTION_YEARS": int(env.get("RETENTION_YEARS", "5")),
     }

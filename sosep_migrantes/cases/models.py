@@ -152,6 +152,9 @@ class FamilyUnit(Base):
     created_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     updated_at: Mapped[dt.datetime | None]
     updated_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    #: When ``flask retention anonymise`` removed the personal data of this case, closed longer ago than
+    #: the retention period (``ops.retention``); null while the case keeps it.
+    anonymised_at: Mapped[dt.datetime | None]
 
     centre: Mapped[Centre] = relationship(lazy="joined")
     arrival: Mapped[Arrival] = relationship(lazy="joined")
@@ -230,7 +233,8 @@ class Member(Base):
 
     @property
     def full_name(self) -> str:
-        return f"{self.given_names} {self.surnames}"
+        # An anonymised member (ops.retention) has empty names: a dash, as for any missing value.
+        return f"{self.given_names} {self.surnames}".strip() or "—"
 
     @property
     def is_head(self) -> bool:

@@ -8,13 +8,13 @@ fields, never the personal data itself, so the trail can be read without exposin
 from __future__ import annotations
 
 import enum
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from flask import has_request_context, request
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
-from sqlalchemy import JSON, ForeignKey, Index, String, select
+from sqlalchemy import JSON, ForeignKey, Index, String, insert, select
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..db import Base, created_at_col, intpk
@@ -84,6 +84,8 @@ class AuditAction(enum.StrEnum):
     FAMILY_REOPEN = "family:reopen"
     #: A case with a protection-risk cause was opened (who read it, and when).
     FAMILY_VIEW_PROTECTED = "family:view_protected"
+    #: The personal data of a case closed longer ago than the retention period was removed (ops.retention).
+    FAMILY_ANONYMISE = "family:anonymise"
 
 
 #: How an action reads in the history shown to staff; a stored action missing here is shown as its code.
@@ -127,6 +129,7 @@ ACTION_LABELS: dict[str, Any] = {
     AuditAction.FAMILY_CLOSE: _l("Caso cerrado"),
     AuditAction.FAMILY_REOPEN: _l("Caso reabierto"),
     AuditAction.FAMILY_VIEW_PROTECTED: _l("Consulta de un caso con riesgo de protección"),
+    AuditAction.FAMILY_ANONYMISE: _l("Datos personales anonimizados por el plazo de conservación"),
 }
 
 
@@ -180,6 +183,31 @@ def record(action: AuditAction, subject_type: str, subject_id: int | None, **det
     )
     db.session.add(event)
     return event
+
+
+def record_many(
+    action: AuditAction, subject_type: str, details_by_subject: Mapping[int, dict[str, Any]]
+) -> None:
+    """One event per subject, written by one multi-row INSERT: a batch job's trail (no user, no address).
+
+    For commands that change thousands of records in one statement (``ops.retention``), where an ORM
+    object per event would cost more than the change itself. The caller's transaction commits them.
+    """
+    if not isinstance(action, AuditAction):
+        raise TypeError(f"audit action must be an AuditAction, not {type(action).__name__}")
+    rows = [
+        {
+            "action": action.value,
+            "subject_type": subject_type,
+            "subject_id": subject_id,
+            "details": details,
+            "user_id": None,
+            "ip_address": None,
+        }
+        for subject_id, details in details_by_subject.items()
+    ]
+    if rows:
+        db.session.execute(insert(AuditEvent), rows)
 
 
 def history(subject_type: str, subject_id: int) -> Sequence[AuditEvent]:

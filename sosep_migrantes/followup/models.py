@@ -136,7 +136,8 @@ class Linkage(Base):
 
     @property
     def target_name(self) -> str:
-        return self.institution.name if self.institution else (self.outside_service or "")
+        # An anonymised case (ops.retention) keeps that it was an outside service, not its name.
+        return self.institution.name if self.institution else (self.outside_service or "—")
 
 
 class CaseTransfer(Base):
