@@ -97,6 +97,7 @@ def _register_blueprints(app: Flask) -> None:
     from .cases.views import bp as cases_bp
     from .catalogs.views import bp as catalogs_bp
     from .core.views import bp as core_bp
+    from .desk import returnees as _desk_returnees  # noqa: F401  (the desk's earlier-records hint)
     from .desk.views import bp as desk_bp
     from .followup import history as _followup_history  # noqa: F401  (the case page's timeline)
     from .followup.views import bp as followup_bp
@@ -128,7 +129,7 @@ def _register_cli(app: Flask) -> None:
     from .catalogs.cli import catalogs_cli
     from .cli import setup_command
     from .demo.cli import demo_data_command
-    from .ops.cli import backup_command, restore_command, retention_cli
+    from .ops.cli import backup_command, restore_command
     from .reports.cli import report_command
 
     app.cli.add_command(users_cli)
@@ -137,5 +138,4 @@ def _register_cli(app: Flask) -> None:
     app.cli.add_command(demo_data_command)
     app.cli.add_command(backup_command)
     app.cli.add_command(restore_command)
-    app.cli.add_command(retention_cli)
     app.cli.add_command(report_command)

@@ -220,6 +220,14 @@ MATRIX: tuple[Route, ...] = (
     Route("/arrivals/<int:arrival_id>", "GET", P.ARRIVAL_VIEW, scope="arrival"),
     # The desk's suggested referrals for the family as typed (an empty form: nothing to suggest).
     Route("/arrivals/<int:arrival_id>/families/suggestions", "POST", P.CASE_CREATE, scope="arrival", ok=OK),
+    # The desk's earlier records of a member being typed (an empty form: no member row, nothing to say).
+    Route(
+        "/arrivals/<int:arrival_id>/families/earlier-records",
+        "POST",
+        P.CASE_CREATE,
+        scope="arrival",
+        ok=Outcome("204", frozenset({204})),
+    ),
     Route("/arrivals/<int:arrival_id>/families/new", "GET", P.CASE_CREATE, scope="arrival"),
     Route("/arrivals/<int:arrival_id>/families/new", "POST", P.CASE_CREATE, scope="arrival", ok=INVALID),
     # cases

@@ -169,3 +169,38 @@ def test_the_error_summary_names_member_and_field_in_page_order(client, ctx):
     ]
     # The age of 130 has its one message: no "give a birth date or an age" beside it.
     assert "Indique la fecha de nacimiento o la edad estimada." not in html
+
+
+def test_earlier_records_of_the_person_being_typed_are_offered_within_scope(client, ctx):
+    from tests.factories import make_family, member
+
+    user = make_user("reception", centre="FAG")
+    old_arrival = make_arrival(user)
+    earlier = make_family(
+        user,
+        old_arrival,
+        members=[member("María Elena", "López Pérez", age=33, cui="2456789051304")],
+    )
+    tecun = make_user("reception", centre="TECUN_UMAN")
+    make_family(
+        tecun, make_arrival(tecun, centre="TECUN_UMAN"), members=[member("Rosa", "Chávez Pu", age=40)]
+    )
+    arrival = make_arrival(user)
+    login(client, user)
+    url = f"/arrivals/{arrival.id}/families/earlier-records"
+
+    def offered(**typed: str) -> str:
+        data = {
+            "row": "0",
+            "members-0-relationship": "HEAD",
+            **{f"members-0-{k}": v for k, v in typed.items()},
+        }
+        return client.post(url, data=data).get_data(as_text=True)
+
+    by_name = offered(given_names="maria elena", surnames="LOPEZ perez", estimated_age="34")
+    assert earlier.case_number in by_name and "mismo nombre" in by_name
+    assert earlier.case_number not in offered(
+        given_names="María Elena", surnames="López Pérez", estimated_age="60"
+    )
+    assert "mismo CUI" in offered(given_names="M", surnames="L", cui="2456789051304")
+    assert offered(given_names="Rosa", surnames="Chávez Pu", estimated_age="40") == ""  # another centre's

@@ -48,6 +48,27 @@
     timer = window.setTimeout(refreshReferrals, 400);
   }
 
+  // Earlier records of the person being typed (same CUI, or same names and a compatible age).
+  function lookUpEarlier(row) {
+    var f = form();
+    var url = f && f.getAttribute("data-earlier-url");
+    if (!url || !row) return;
+    var data = new FormData(f);
+    data.append("row", row.getAttribute("data-index"));
+    fetch(url, {method: "POST", body: data, credentials: "same-origin"})
+      .then(function (response) { return response.status === 200 ? response.text() : ""; })
+      .then(function (html) {
+        var holder = row.querySelector(".earlier-holder");
+        if (!holder) {
+          holder = document.createElement("div");
+          holder.className = "earlier-holder";
+          row.appendChild(holder);
+        }
+        holder.innerHTML = html;
+      })
+      .catch(function () { /* a hint only */ });
+  }
+
   function swap(html, url) {
     var doc = new DOMParser().parseFromString(html, "text/html");
     var main = doc.querySelector("main");
@@ -140,6 +161,12 @@
     document.documentElement.classList.add("js");
     f.addEventListener("input", schedule);
     f.addEventListener("change", schedule);
+    f.addEventListener("change", function (event) {
+      var name = event.target.name || "";
+      if (/^members-\d+-(given_names|surnames|birth_date|cui|estimated_age)$/.test(name)) {
+        lookUpEarlier(event.target.closest("fieldset.member"));
+      }
+    });
     f.addEventListener("change", function (event) {
       // Choosing another institution ticks its row.
       if (event.target.classList.contains("other-institution")) {

@@ -1,0 +1,38 @@
+"""Returnee hint at the desk (issue #11, item 5): while a member is typed, earlier records of the same
+person that this user may see are offered, so the new case is not a stranger's."""
+
+from __future__ import annotations
+
+from flask import abort, render_template, request
+from flask.typing import ResponseReturnValue
+from flask_login import current_user
+
+from ..cases.queries import earlier_records
+from ..core.permissions import Permission, permission_required
+from ..core.timeutil import to_local
+from ..reception.services import get_arrival
+from .form import member_rows
+from .views import bp
+
+
+@bp.post("/<int:arrival_id>/families/earlier-records")
+@permission_required(Permission.CASE_CREATE)
+def earlier(arrival_id: int) -> ResponseReturnValue:
+    """The earlier records of one member row (``row``) of the form as typed, as a small fragment."""
+    arrival = get_arrival(current_user, arrival_id) or abort(404)
+    wanted = request.form.get("row", "")
+    row = next((r for r in member_rows(request.form) if str(r.index) == wanted), None)
+    if row is None:
+        return "", 204
+    prefix = f"members-{row.index}-"
+    cui = "".join(ch for ch in request.form.get(prefix + "cui", "") if ch.isascii() and ch.isdigit())
+    records = earlier_records(
+        current_user,
+        given_names=request.form.get(prefix + "given_names", "")[:120],
+        surnames=request.form.get(prefix + "surnames", "")[:120],
+        cui=cui or None,
+        birth_date=row.birth_date,
+        age=row.age,
+        on=to_local(arrival.arrived_at).date(),
+    )
+    return render_template("desk/_earlier_records.html", records=records, row=row)
