@@ -129,7 +129,7 @@ def _register_cli(app: Flask) -> None:
     from .catalogs.cli import catalogs_cli
     from .cli import setup_command
     from .demo.cli import demo_data_command
-    from .ops.cli import backup_command, restore_command
+    from .ops.cli import backup_command, restore_command, retention_cli
     from .reports.cli import report_command
 
     app.cli.add_command(users_cli)
@@ -138,4 +138,5 @@ def _register_cli(app: Flask) -> None:
     app.cli.add_command(demo_data_command)
     app.cli.add_command(backup_command)
     app.cli.add_command(restore_command)
+    app.cli.add_command(retention_cli)
     app.cli.add_command(report_command)
