@@ -22,6 +22,9 @@ from sqlalchemy.engine import URL, make_url
 from bench.common import BENCH_DATABASE_URL, BENCH_PASSWORD, BENCH_PERSONS, BENCH_SEED, ROOT
 
 #: username -> (role, centre, sede)
+#: The authenticator secret of the synthetic coordinator (a synthetic database only).
+BENCH_TOTP_SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"  # noqa: S105
+
 BENCH_USERS = {
     "bench-coord": ("coordinator", None, None),
     "bench-fag": ("reception", "FAG", None),
@@ -138,6 +141,12 @@ def ensure_users() -> None:
                     "password": BENCH_PASSWORD,
                 }
             )
+    # Coordinators sign in with a second factor: the synthetic accounts share a known secret.
+    db.session.execute(
+        db.update(User)
+        .where(User.username.in_(list(BENCH_USERS)), User.role.in_(("coordinator", "admin")))
+        .values(totp_secret=BENCH_TOTP_SECRET)
+    )
     db.session.commit()
 
 

@@ -2,7 +2,8 @@
 
 Targets are checked here, never by timed tests. Each suite writes its table into
 docs/performance.md; this exits non-zero when a target is not met, so a regression is seen.
-Suites: ``scale`` (issue #6), ``followup`` (issue #8), ``reports`` (issue #9). Run one with
+Suites: ``scale`` (issue #6), ``followup`` (issue #8), ``reports`` (issue #9), ``desk-save`` (issue #11).
+Run one with
 ``python bench/run.py reports``.
 """
 
@@ -13,9 +14,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench import followup, reports, scale
+from bench import desk_save, followup, reports, scale
 
-SUITES = {"scale": scale.main, "followup": followup.main, "reports": reports.main}
+SUITES = {
+    "scale": scale.main,
+    "followup": followup.main,
+    "reports": reports.main,
+    "desk-save": desk_save.main,
+}
 
 
 def main(names: list[str]) -> int:

@@ -13,6 +13,7 @@ import re
 import uuid
 from typing import Any
 
+import pyotp
 from flask import render_template
 from flask_babel import force_locale
 from flask_login import login_user
@@ -20,7 +21,7 @@ from sqlalchemy import select, text
 from weasyprint import HTML
 
 from bench.common import BENCH_PASSWORD, BENCH_PERSONS, BENCH_SEED, Row, measure, table, write_section
-from bench.dataset import ensure_database, ensure_users, sqlalchemy_url
+from bench.dataset import BENCH_TOTP_SECRET, ensure_database, ensure_users, sqlalchemy_url
 from sosep_migrantes import create_app
 from sosep_migrantes.auth.models import User
 from sosep_migrantes.auth.services import system_user
@@ -64,6 +65,14 @@ class Desk:
         self.csrf = CSRF.search(page).group(1)
         response = self.post("/login", {"username": username, "password": BENCH_PASSWORD})
         assert response.status_code == 302, response.status_code
+        if response.location == "/login/code":  # coordinators: the authenticator's code
+            with app.app_context():
+                db.session.execute(
+                    db.update(User).where(User.username == username).values(totp_last_step=None)
+                )
+                db.session.commit()
+            response = self.post("/login/code", {"code": pyotp.TOTP(BENCH_TOTP_SECRET).now()})
+            assert response.status_code == 302, response.status_code
         self.csrf = CSRF.search(self.client.get("/cases/").get_data(as_text=True)).group(1)
 
     def get(self, url: str):
