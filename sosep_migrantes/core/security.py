@@ -8,14 +8,20 @@
   may carry personal data, and a shared desk computer must not keep them.
 - HSTS when the request came over HTTPS (directly or through a proxy counted by ``PROXY_COUNT``).
 - Route integers bounded to the database's 32-bit ids: ``/cases/2147483648`` is a 404, not a database error.
+- A query string's raw bytes beyond ASCII percent-encoded before Flask reads it: ``?page=\x80`` sent as is
+  (not as ``%80``) made ``request.args`` raise ``UnicodeDecodeError`` (a 500); now it reads as ``%80`` does.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
 
 from flask import Flask, Response, request
 from werkzeug.routing import IntegerConverter, Map
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
 
 CONTENT_SECURITY_POLICY = "; ".join(
     (
@@ -63,8 +69,40 @@ def secure_headers(response: Response) -> Response:
     return response
 
 
+def _percent_encoded(query: str) -> str:
+    """``QUERY_STRING`` with every character beyond ASCII percent-encoded.
+
+    WSGI hands the query string over as latin-1 (one character per byte received). Werkzeug reads a
+    percent-encoded byte that is not UTF-8 (``%80``) as the text ``%80``, but decodes raw bytes strictly, so
+    ``?page=\x80`` sent unencoded raised in ``request.args``. Encoded here, raw UTF-8 (``?q=pø`` from a client
+    that does not encode) still reads as the text it is, and a stray byte as ``%80``, which the filters drop.
+    """
+    out = []
+    for char in query:
+        if char.isascii():
+            out.append(char)
+        else:
+            raw = char.encode("latin-1") if ord(char) < 256 else char.encode("utf-8")
+            out.append("".join(f"%{byte:02X}" for byte in raw))
+    return "".join(out)
+
+
+class QueryStringQuoting:
+    """WSGI middleware: the query string's raw bytes percent-encoded (see :func:`_percent_encoded`)."""
+
+    def __init__(self, app: WSGIApplication) -> None:
+        self.app = app
+
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        query = environ.get("QUERY_STRING", "")
+        if not query.isascii():
+            environ["QUERY_STRING"] = _percent_encoded(query)
+        return self.app(environ, start_response)
+
+
 def init_app(app: Flask) -> None:
     app.after_request(secure_headers)
+    app.wsgi_app = QueryStringQuoting(app.wsgi_app)  # type: ignore[method-assign]
 
 
 def register_converters(app: Flask) -> None:
