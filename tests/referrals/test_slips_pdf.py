@@ -16,8 +16,10 @@ from sosep_migrantes.core.pdf import StaticOnlyFetcher, qr_png
 from sosep_migrantes.extensions import db
 from sosep_migrantes.referrals import services
 from sosep_migrantes.referrals.pdf import qr_url
+from tests.catalogs.helpers import contacts_restored, set_contacts
 from tests.factories import login, make_arrival, make_family, make_user, member
 from tests.referrals.helpers import refer
+from tests.referrals.partners import make_partner
 
 QUICHE = "Santa Cruz del Quiché, Quiché"
 
@@ -162,6 +164,85 @@ def test_arrival_pdf_has_one_slip_per_sent_referral_in_scope(ctx, client):
     text = "\n".join(pdf_pages(client.get(f"/arrivals/{arrival.id}/slips.pdf")))
     assert text.count("Boleta de referencia") == 4
     assert for_moved.number in text and "Elena Otro Centro" in text
+
+
+# -- the institution's contact data (issue #11, item 3) -------------------------------------------------
+
+#: Lines a slip used to print for an institution whose contact data nobody had entered.
+PLACEHOLDERS = ("pendiente", "Pendiente", "Dirección:", "Contacto:", "Teléfono:", "Correo:", "—")
+
+
+@pytest.fixture
+def restored(app):
+    with contacts_restored(app):
+        yield
+
+
+def test_a_slip_prints_the_institutions_known_contact_data(restored, ctx, client):
+    set_contacts(
+        "OIM",
+        address="Oficina de prueba, 1a. calle 1-01, zona 1",
+        phone="2222 3333",
+        email="prueba@example.org",
+        contact_person="Oficina de prueba",
+    )
+    user = make_user("reception", centre="FAG")
+    referral = refer(mayan_family(user, make_arrival(user)), user, "OIM", send=True)
+    login(client, user)
+    text = pdf_pages(client.get(f"/referrals/{referral.id}/slip.pdf"))[0]
+    assert "Dirección: Oficina de prueba, 1a. calle 1-01, zona 1" in text
+    assert "Teléfono: 2222 3333 · Correo: prueba@example.org" in text
+    assert "Contacto: Oficina de prueba" in text
+    assert "pendiente" not in text.lower()
+
+
+def test_a_slip_leaves_out_what_is_unknown_and_never_says_pendiente(restored, ctx, client):
+    """An institution with no contact data, a family with no phone: no line says something is missing."""
+    set_contacts("REFUGIO_NINEZ")
+    set_contacts("CRISTOSAL", phone="2222 4444")
+    user = make_user("reception", centre="FAG")
+    referral = refer(mayan_family(user, make_arrival(user)), user, "REFUGIO_NINEZ", send=True)
+    phone_only = refer(mayan_family(user, make_arrival(user)), user, "CRISTOSAL", send=True)
+    login(client, user)
+
+    text = pdf_pages(client.get(f"/referrals/{referral.id}/slip.pdf"))[0]
+    assert "Asociación Refugio de la Niñez (Organización no gubernamental)" in text
+    for placeholder in PLACEHOLDERS:
+        assert placeholder not in text, placeholder
+    assert "Teléfono de la familia" not in text
+    assert "Personas referidas" in text and "Motivo de la referencia" in text
+
+    text = pdf_pages(client.get(f"/referrals/{phone_only.id}/slip.pdf"))[0]
+    assert "Teléfono: 2222 4444" in text
+    assert "Dirección:" not in text and "Correo:" not in text and "pendiente" not in text.lower()
+
+
+def test_an_arrivals_slips_print_each_institutions_data_and_no_gap(restored, ctx, client):
+    set_contacts("OIM", address="Oficina de prueba, zona 10", email="prueba@example.org")
+    set_contacts("SOSEP_HOGARES")
+    user = make_user("reception", centre="FAG")
+    arrival = make_arrival(user)
+    family = mayan_family(user, arrival, phone="5555 0101")
+    to_oim = refer(family, user, "OIM", member_ids=[family.members[0].id], send=True)
+    to_hogares = refer(family, user, "SOSEP_HOGARES", member_ids=[family.members[2].id], send=True)
+    login(client, user)
+    pages = pdf_pages(client.get(f"/arrivals/{arrival.id}/slips.pdf"))
+    assert [to_oim.number in pages[0], to_hogares.number in pages[1]] == [True, True]
+    assert "Dirección: Oficina de prueba, zona 10" in pages[0]
+    assert "Correo: prueba@example.org" in pages[0] and "Teléfono:" not in pages[0]
+    for placeholder in ("pendiente", "Dirección:", "Correo:", "Contacto:"):
+        assert placeholder not in pages[1].replace("Teléfono de la familia", ""), placeholder
+    assert all("Teléfono de la familia: 5555 0101" in page for page in pages)
+    assert "pendiente" not in "\n".join(pages).lower()
+
+
+def test_the_partners_copy_leaves_out_an_unknown_family_phone(ctx, client):
+    user = make_user("reception", centre="FAG")
+    referral = refer(mayan_family(user, make_arrival(user)), user, "OIM", send=True)
+    login(client, make_partner("OIM"))
+    text = pdf_pages(client.get(f"/partner/referrals/{referral.id}/slip.pdf"))[0]
+    assert referral.number in text and "Santa Cruz del Quiché, Quiché" in text
+    assert "Teléfono de la familia" not in text and "—" not in text
 
 
 def test_arrival_without_sent_referrals_redirects_with_a_message(ctx, client):
