@@ -195,6 +195,20 @@ class Institution(CatalogMixin, Base):
     def kind_label(self) -> str:
         return str(INSTITUTION_KIND_LABELS[InstitutionKind(self.kind)])
 
+    @property
+    def missing_for_slip(self) -> list[str]:
+        """What a referral slip to this institution cannot print: its address, a phone or an email.
+
+        The slip leaves out what is unknown; the admin's list shows these so that they get filled. A
+        contact person alone is no way to reach anyone, so it does not complete the contact.
+        """
+        missing = []
+        if not self.address:
+            missing.append(str(_l("dirección")))
+        if not (self.phone or self.email):
+            missing.append(str(_l("teléfono o correo electrónico")))
+        return missing
+
 
 #: File name (in ``catalogs/data``) of each simple catalogue.
 SIMPLE_CATALOGS: dict[str, type[CatalogMixin]] = {

@@ -8,6 +8,7 @@ from flask_babel import lazy_gettext as _l
 from marshmallow import EXCLUDE, ValidationError, fields, post_load, validate, validates_schema
 
 from ..core.schema import REQUIRED, InputSchema, UniqueList, boolean, choice, is_ascii_number, text
+from .contacts import InstitutionContactSchema
 from .fields import CatalogCode
 from .models import InstitutionKind, Need
 from .services import all_municipalities
@@ -17,7 +18,9 @@ CODE = validate.Regexp(
 )
 
 
-class InstitutionSchema(InputSchema):
+class InstitutionSchema(InstitutionContactSchema):
+    """An institution as the admin's form sends it; its contact fields are checked as the loaded files'."""
+
     class Meta:
         unknown = EXCLUDE
 
@@ -26,16 +29,6 @@ class InstitutionSchema(InputSchema):
     name_en = text(required=True, max_length=200)
     kind = choice([k.value for k in InstitutionKind], required=True)
     is_sosep = boolean()
-    address = text(max_length=300)
-    phone = text(max_length=60)
-    email = fields.String(
-        allow_none=True,
-        validate=[
-            validate.Regexp(r"^[^@\s]+@[^@\s]+\.[^@\s]+$", error=_l("Correo electrónico no válido.")),
-            validate.Length(max=120, error=_l("Debe tener como máximo {max} caracteres.")),
-        ],
-    )
-    contact_person = text(max_length=160)
     #: The form lists every need, inactive ones too: an institution may keep one it served before.
     needs = UniqueList(CatalogCode(Need, allow_inactive=True), load_default=list)
     is_active = boolean()

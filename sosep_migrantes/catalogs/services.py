@@ -18,6 +18,7 @@ from ..core.errors import ServiceError
 from ..core.schema import is_ascii_number
 from ..core.text import fold
 from ..extensions import db
+from .contacts import apply_contacts, parse_contacts
 from .models import (
     SIMPLE_CATALOGS,
     CatalogMixin,
@@ -31,6 +32,8 @@ from .models import (
 )
 
 DATA_DIR = Path(__file__).parent / "data"
+#: The institutions' public contact data shipped with the service (see ``data/README.md``).
+CONTACTS_FILE = "institutions_contacts.csv"
 C = TypeVar("C", bound=CatalogMixin)
 
 
@@ -108,6 +111,7 @@ def load_catalogs() -> dict[str, int]:
         added[model.__tablename__] = len(new_entries)
     db.session.flush()
     added["institutions"] = _load_institutions()
+    added["institution_contacts"] = _fill_institution_contacts()
     if any(added.values()):
         audit.record(AuditAction.CATALOGS_LOAD, "catalogs", None, added=added)
     return added
@@ -135,6 +139,17 @@ def _load_institutions() -> int:
     db.session.add_all(new)
     db.session.flush()
     return len(new)
+
+
+def _fill_institution_contacts() -> int:
+    """Fill the contact fields left empty from the shipped ``institutions_contacts.csv``.
+
+    Only what is empty: what an admin typed (or loaded from a file of its own) stays. Returns how many
+    institutions got a field.
+    """
+    content = (DATA_DIR / CONTACTS_FILE).read_text(encoding="utf-8")
+    known = db.session.scalars(select(Institution.code)).all()
+    return len(apply_contacts(parse_contacts(content, known), only_empty=True))
 
 
 def _cache() -> dict[Any, Any]:
