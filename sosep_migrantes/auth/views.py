@@ -71,14 +71,17 @@ def owed_step(user: User) -> str | None:
     """The page a signed-in user must go through before any other, or None.
 
     In order: the second factor of this sign-in (an account that has one); the user's own password (set by
-    an admin); a second factor (roles that require one); a second person's approval of the access.
+    an admin); a second factor (roles that require one, and any access an admin gave or restored); a second
+    person's approval of the access.
     """
     row = sessions.current()
     if user.has_second_factor and (row is None or not row.second_factor_done):
         return "auth.login_code"
     if user.must_change_password:
         return "account.password"
-    if not user.has_second_factor and second_factor.required_for(user):
+    # Its role requires one; or an admin gave or restored this access: the person sets its own second
+    # factor (as its own password) before a second person's approval opens any case.
+    if not user.has_second_factor and (second_factor.required_for(user) or user.access_pending):
         return "account.second_factor_setup"
     if user.access_pending:
         return "auth.pending"

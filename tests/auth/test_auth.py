@@ -10,6 +10,7 @@ import re
 import time
 from collections.abc import Iterator
 
+import pyotp
 import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
@@ -44,6 +45,15 @@ def get_user(app, username: str) -> User | None:
         if user is not None:
             db.session.expunge(user)
         return user
+
+
+def enrol(client: FlaskClient) -> None:
+    """Enrol an authenticator app, as the person does on the page (scan, type the code)."""
+    client.get("/account/second-factor")
+    with client.session_transaction() as current:
+        secret = current["totp_pending"]
+    response = client.post("/account/second-factor", data={"code": pyotp.TOTP(secret).now()})
+    assert response.status_code == 200, response.get_data(as_text=True)
 
 
 def errors_in(html: str) -> dict[str, str]:
@@ -288,6 +298,9 @@ def test_admin_creates_a_reception_user_bound_to_a_centre(app):
             "password_confirm": "su-propia-frase-larga",
         },
     )
+    # Its own second factor too, before anyone approves it.
+    assert newcomer.get("/arrivals/new").location == "/account/second-factor"
+    enrol(newcomer)
     assert newcomer.get("/arrivals/new").location == "/account/pending"
     signed_in(app, create(app, "coordinator")).post(
         f"/admin/approvals/{user.id}", data={"decision": "approve"}
@@ -345,7 +358,10 @@ def test_editing_a_user_with_a_blank_password_keeps_the_old_one(app):
         before.password_hash,
     )
     moved = signed_in(app, username)  # same password as before
-    assert moved.get("/arrivals/").location == "/account/pending"  # a new role waits for approval
+    # A new role: the person's own second factor, then a second person's approval.
+    assert moved.get("/arrivals/").location == "/account/second-factor"
+    enrol(moved)
+    assert moved.get("/arrivals/").location == "/account/pending"
     signed_in(app, create(app, "coordinator")).post(
         f"/admin/approvals/{before.id}", data={"decision": "approve"}
     )
@@ -354,8 +370,9 @@ def test_editing_a_user_with_a_blank_password_keeps_the_old_one(app):
     form["password"] = "another-password-2"
     assert admin.post(f"/admin/users/{before.id}", data=form).status_code == 302
     assert moved.get("/followup/").location.startswith("/login")  # a reset ends its sessions
-    reset = signed_in(app, username, "another-password-2")
-    assert reset.get("/followup/").location == "/account/password"
+    reset = app.test_client()
+    reset.post("/login", data={"username": username, "password": "another-password-2"})
+    assert reset.get("/followup/").location == "/login/code"  # its own phone, which the admin has not
 
 
 @pytest.mark.parametrize(
