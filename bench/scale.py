@@ -71,6 +71,8 @@ class Desk:
                     db.update(User).where(User.username == username).values(totp_last_step=None)
                 )
                 db.session.commit()
+            # The sign-in started a new session: the code's form carries its own CSRF token.
+            self.csrf = CSRF.search(self.client.get("/login/code").get_data(as_text=True)).group(1)
             response = self.post("/login/code", {"code": pyotp.TOTP(BENCH_TOTP_SECRET).now()})
             assert response.status_code == 302, response.status_code
         self.csrf = CSRF.search(self.client.get("/cases/").get_data(as_text=True)).group(1)
