@@ -176,6 +176,13 @@
       }
     });
     f.addEventListener("keydown", function (event) {
+      // Alt+M, Alt+U, Alt+D: straight to the reasons for migrating, the needs served, the referrals.
+      if (event.altKey && !event.ctrlKey && !event.metaKey) {
+        var target = {m: "input[name=migration_reasons]", u: "#desk-needs input[type=checkbox]",
+                      d: "#desk-referrals input[type=checkbox]"}[event.key.toLowerCase()];
+        var first = target && f.querySelector(target);
+        if (first) { event.preventDefault(); first.focus(); return; }
+      }
       if (event.key !== "Enter") return;
       if (event.ctrlKey || event.metaKey) {
         event.preventDefault();
@@ -183,7 +190,8 @@
         return;
       }
       var target = event.target;
-      if (target.tagName === "INPUT" && !/^(submit|button|checkbox|radio)$/.test(target.type)) {
+      if ((target.tagName === "INPUT" && !/^(submit|button|checkbox|radio)$/.test(target.type)) ||
+          target.tagName === "SELECT") {
         // Enter never sends a half-typed family: it moves to the next field still to fill (a required
         // one, or the age), past what is already filled (the offered surnames, a sex the relationship
         // gave); Tab still goes field by field.
@@ -192,14 +200,14 @@
           f.querySelectorAll("input:not([type=hidden]), select, textarea"),
           function (el) { return !el.disabled && el.tabIndex >= 0 && el.offsetParent !== null; });
         var after = fields.slice(fields.indexOf(target) + 1);
-        var next = after.filter(function (el) {
-          var wanted = el.getAttribute("aria-required") === "true" || /-estimated_age$/.test(el.name || "");
-          return wanted && !el.value;
-        })[0];
+        // The family's own fields (the referrals' reasons are required only once a referral is ticked).
+        function toFill(el) {
+          if (el.closest("#desk-referrals, #desk-needs") || el.value) return false;
+          return el.getAttribute("aria-required") === "true" || /-estimated_age$/.test(el.name || "");
+        }
+        var next = after.filter(toFill)[0];
         if (!next) {  // the family's last field: back up to what is still missing (destination, consent)
-          next = fields.filter(function (el) {
-            return el.getAttribute("aria-required") === "true" && !el.value && el !== target;
-          })[0] || after[0];
+          next = fields.filter(function (el) { return el !== target && toFill(el); })[0] || after[0];
         }
         if (next) next.focus();
       }
