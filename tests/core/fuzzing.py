@@ -28,6 +28,9 @@ class Form:
     pairs: list[tuple[str, str]] = field(default_factory=list)
     #: Every value the page offers per field (all options, unchecked boxes, buttons).
     choices: dict[str, set[str]] = field(default_factory=dict)
+    #: Where the page's script also posts the form as it is being typed (``data-...-url`` attributes
+    #: on the form or inside it: the desk's referral suggestions, the earlier records of a person).
+    also_posted_to: list[str] = field(default_factory=list)
 
     def offer(self, name: str, value: str) -> None:
         self.choices.setdefault(name, set()).add(value)
@@ -55,6 +58,10 @@ class PageScanner(HTMLParser):
         if tag == "form":
             self._form = Form(self._path(a.get("action") or self.url), (a.get("method") or "get").upper())
             self.forms.append(self._form)
+        if self._form is not None:
+            for key, value in a.items():
+                if key.startswith("data-") and key.endswith("-url") and value.startswith("/"):
+                    self._form.also_posted_to.append(self._path(value))
         elif tag == "a" and "?" in a.get("href", ""):
             target = urljoin(self.url, a["href"])
             self.links.append(
@@ -206,17 +213,23 @@ SPECIAL: tuple[Value, ...] = (
 LONG_LENGTHS = (201, 4_001, 60_000)
 
 
+def pick(options: tuple[str, ...] | list[str], default: str = "") -> st.SearchStrategy[str]:
+    """One of ``options`` by position: the same kind of draw whatever their number (none included).
+
+    The options come from the pages, which change as requests succeed (a new form token, one more
+    saved row); a draw whose shape followed them would make hypothesis's replays inconsistent."""
+    return st.integers(min_value=0, max_value=2**16).map(
+        lambda i: options[i % len(options)] if options else default
+    )
+
+
 def hostile_value(offered: tuple[str, ...] = ()) -> st.SearchStrategy[Value]:
     """A value for one field: something the page offers, or something hostile (often built from it)."""
-    strategies: list[st.SearchStrategy[Value]] = []
-    if offered:
-        real = st.sampled_from(offered)
-        strategies.append(real)
-        # What the page offers, spoiled: a NUL or a control character inside, or repeated at length.
-        strategies.append(
-            st.tuples(real, st.sampled_from(("\x00", "\x1f", "\u202e", "\U0010ffff"))).map("".join)
-        )
-    strategies += [
+    real = pick(offered)
+    return st.one_of(
+        real,
+        # What the page offers, spoiled: a NUL or a control character inside.
+        st.tuples(real, st.sampled_from(("\x00", "\x1f", "\u202e", "\U0010ffff"))).map("".join),
         st.sampled_from(SPECIAL),
         st.integers(min_value=-(10**25), max_value=10**25).map(str),
         st.text(max_size=40),
@@ -224,8 +237,7 @@ def hostile_value(offered: tuple[str, ...] = ()) -> st.SearchStrategy[Value]:
         st.tuples(st.sampled_from(("x", "9", "ñ", "\x00")), st.sampled_from(LONG_LENGTHS)).map(
             lambda pair: pair[0] * pair[1]
         ),
-    ]
-    return st.one_of(strategies)
+    )
 
 
 def _bytes(value: Value) -> bytes:

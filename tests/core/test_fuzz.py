@@ -7,16 +7,20 @@ OIM's partner user; anonymous visitors on the public routes), in the access matr
 go:
 
 - route ids: a real object's (in the user's scope, another kind's, the other side's) or one that cannot be
-  (0, 2**31, 10**20);
-- form fields: the names and values of the forms that post to the route, read from the pages that show
-  them (html.parser), with some values replaced by hostile ones (``tests/core/fuzzing.py``: huge integers,
-  NUL and control characters, long strings, invalid UTF-8, impossible dates and time-zone offsets), keys
-  repeated, row indexes blown up, sent percent-encoded or raw;
+  (0, -1, 2**31, 10**20);
+- form fields: the names and values of the forms that post to the route (or whose script posts them there),
+  read from the pages that show them (html.parser), with some values replaced by hostile ones
+  (``tests/core/fuzzing.py``: huge integers, NUL and control characters, long strings, invalid UTF-8,
+  impossible dates and time-zone offsets), keys repeated, row indexes blown up; on the form as a person
+  fills it in, as the page has it, or alone; sent percent-encoded or raw, labelled as a form or not;
 - query parameters: those of the pages' GET forms and links, and those the source reads from
-  ``request.args`` (the filter schemas' fields and the names below), with the same values.
+  ``request.args`` (the filter schemas' fields and ``QUERY_ARGS``), with the same values, percent-encoded
+  or raw;
+- an ``Accept`` header for HTML or JSON (the error handler answers either).
 
 Every answer must be below 500. A failure names the route; hypothesis prints the request it shrank to and
-the message carries the logged traceback. Runs are derandomized, so CI sees the same requests each time.
+the message carries the logged traceback. Runs are derandomized and seeded per route, user and side, so
+CI sends the same requests each time; ``FUZZ_EXAMPLES`` makes a longer search (``FUZZ_EXAMPLES=400``).
 """
 
 from __future__ import annotations
@@ -46,7 +50,7 @@ from sosep_migrantes.referrals.partner import PartnerFilterSchema
 from sosep_migrantes.reports.schemas import ReportQuerySchema
 from tests.conftest import CASE_TABLES, make_app
 from tests.core import test_access_matrix
-from tests.core.fuzzing import Value, encode, hostile_value, scan
+from tests.core.fuzzing import Value, encode, hostile_value, pick, scan
 from tests.core.test_access_matrix import (
     FORBIDDEN,
     MATRIX,
@@ -93,8 +97,8 @@ QUERY_SCHEMAS = {
     "reports.export_zip": ReportQuerySchema,
 }
 
-#: Ids no row has: the converter's limit, one past it (a 404 from the converter), far past it.
-IMPOSSIBLE_IDS = (0, MAX_ROUTE_INT, MAX_ROUTE_INT + 1, 10**20)
+#: Ids no row has: the converter's limit, one past it, far past it, below it (a 404 from the converter).
+IMPOSSIBLE_IDS = (0, MAX_ROUTE_INT, MAX_ROUTE_INT + 1, 10**20, -1)
 #: How a form body is labelled: as a browser does (mostly), or wrongly.
 CONTENT_TYPES = (
     "application/x-www-form-urlencoded",
@@ -109,7 +113,7 @@ CONTENT_TYPES = (
 ACCEPTS = ("text/html,*/*;q=0.8", "application/json", "*/*")
 #: Pages that are not HTML: nothing to read forms from.
 BINARY = re.compile(r"\.(pdf|xlsx|zip)$")
-#: Requests per route, and fewer where each one draws a PDF or a workbook; ``FUZZ_EXAMPLES=500`` for a
+#: Requests per route, and fewer where each one draws a PDF or a workbook; ``FUZZ_EXAMPLES=400`` for a
 #: longer search than CI's.
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "30"))
 SLOW_EXAMPLES = max(6, EXAMPLES // 5)
@@ -199,11 +203,13 @@ def _read(app: Flask, client: Any, world: World, pages: list[Page]) -> Iterator[
             continue
         scanned = scan(url, response.get_data(as_text=True))
         for form in scanned.forms:
-            rule = _rule_of(app, form.action, form.method)
-            if rule is not None:
-                inputs = Inputs()
-                inputs.add(form.pairs, form.choices)
-                yield (rule, form.method), page, inputs
+            targets = [(form.action, form.method)] + [(path, "POST") for path in form.also_posted_to]
+            for path, method in targets:
+                rule = _rule_of(app, path, method)
+                if rule is not None:
+                    inputs = Inputs()
+                    inputs.add(form.pairs, form.choices)
+                    yield (rule, method), page, inputs
         for path, pairs in scanned.links:
             rule = _rule_of(app, path, "GET")
             if rule is not None:
@@ -360,10 +366,12 @@ def _pairs(
     names = sorted(set(inputs.choices) | set(extra_names))
     pool = names + [_spoiled_name(n) for n in names if re.search(r"-\d+-", n)] + extra_pool
     for _ in range(draw(st.integers(min_value=0, max_value=4))):
-        name = draw(st.sampled_from(pool))
+        # Drawn in the same shape whatever the page offers (see fuzzing.pick).
+        name = draw(pick(pool))
         value = draw(hostile_value(tuple(sorted(inputs.choices.get(name, ())))))
+        replace = draw(st.booleans())
         at = [i for i, (key, _) in enumerate(pairs) if key == name]
-        if at and draw(st.booleans()):
+        if at and replace:
             pairs[at[0]] = (name, value)
         else:
             pairs.append((name, value))
@@ -412,10 +420,13 @@ def _signed_in(app: Flask, username: str) -> Any:
 
 
 def test_every_route_is_fuzzed():
-    """The parametrization below covers the URL map: a new route is fuzzed without being listed."""
+    """The parametrization below is the URL map's: a new route is fuzzed without being listed here."""
     assert {(rule, method) for rule, method, _ in SERVED} <= set(MATRIX_ROUTES), (
         "a route is missing from the access matrix (tests/core/test_access_matrix.py): add it there"
     )
+    endpoints = {endpoint for _, _, endpoint in SERVED}
+    stale = (set(QUERY_ARGS) | set(QUERY_SCHEMAS)) - endpoints
+    assert not stale, f"QUERY_ARGS or QUERY_SCHEMAS name endpoints the app no longer has: {sorted(stale)}"
 
 
 @pytest.mark.parametrize(("rule", "method", "endpoint"), SERVED, ids=[f"{m} {r}" for r, m, _ in SERVED])
