@@ -85,6 +85,7 @@ def _register_models() -> None:
     from .catalogs import models as _catalogs  # noqa: F401
     from .core import audit as _audit  # noqa: F401
     from .core import numbering as _numbering  # noqa: F401
+    from .desk import models as _desk  # noqa: F401
     from .followup import models as _followup  # noqa: F401
     from .needs import models as _needs  # noqa: F401
     from .reception import models as _reception  # noqa: F401

@@ -37,6 +37,7 @@ CASE_TABLES = (
     "family_migration_reasons",
     "family_protection_causes",
     "family_units",
+    "passenger_lists",
     "number_sequences",
     "arrivals",
     "user_sessions",

@@ -26,6 +26,9 @@ from ..reception.models import Arrival
 
 
 class CaseStatus(enum.StrEnum):
+    #: Created from an arrival's passenger list before the family reached the desk (issue #11): not yet
+    #: received, so no list, inbox or report counts it until the desk confirms it.
+    PREREGISTERED = "preregistered"
     RECEIVED = "received"
     REFERRED = "referred"
     IN_FOLLOWUP = "in_followup"
@@ -34,6 +37,7 @@ class CaseStatus(enum.StrEnum):
 
 
 CASE_STATUS_LABELS = {
+    CaseStatus.PREREGISTERED: _l("Pre-registrada (lista de pasajeros)"),
     CaseStatus.RECEIVED: _l("Recibida en el centro"),
     CaseStatus.REFERRED: _l("Derivada"),
     CaseStatus.IN_FOLLOWUP: _l("En seguimiento"),
@@ -98,6 +102,10 @@ class FamilyUnit(Base):
     __tablename__ = "family_units"
     __table_args__ = (
         UniqueConstraint("centre_id", "case_year", "case_seq", name="uq_family_units_case"),
+        # A passenger list's family group becomes one family of its arrival, however often it is uploaded.
+        UniqueConstraint("arrival_id", "passenger_group", name="uq_family_units_passenger_group"),
+        # Only a family pre-registered from a passenger list waits for its consent (asked at the desk).
+        CheckConstraint("consent_type IS NOT NULL OR status = 'preregistered'", name="consent_known"),
         Index("ix_family_units_status", "status"),
         # Name, CUI and case-number search (``LIKE '%word%'``) through trigrams, on PostgreSQL only;
         # SQLite reads the table, which is fine at its scale (migration 0004).
@@ -127,7 +135,8 @@ class FamilyUnit(Base):
     community: Mapped[str | None] = mapped_column(String(160))
     address: Mapped[str | None] = mapped_column(String(300))
     phone: Mapped[str | None] = mapped_column(String(40))
-    consent_type: Mapped[ConsentType]
+    #: Null only while pre-registered: the family is asked at the desk (``consent_known``).
+    consent_type: Mapped[ConsentType | None]
     #: Name of the witness of a verbal consent.
     consent_witness: Mapped[str | None] = mapped_column(String(160))
     consent_on: Mapped[dt.date | None]
@@ -155,6 +164,9 @@ class FamilyUnit(Base):
     #: When ``flask retention anonymise`` removed the personal data of this case, closed longer ago than
     #: the retention period (``ops.retention``); null while the case keeps it.
     anonymised_at: Mapped[dt.datetime | None]
+    #: The family group's reference in the passenger list it was pre-registered from (``FAM-12``); null
+    #: for a family registered at the desk. Unique per arrival: uploading a list again adds no copy.
+    passenger_group: Mapped[str | None] = mapped_column(String(40))
 
     centre: Mapped[Centre] = relationship(lazy="joined")
     arrival: Mapped[Arrival] = relationship(lazy="joined")
@@ -181,7 +193,13 @@ class FamilyUnit(Base):
 
     @property
     def consent_label(self) -> str:
+        if self.consent_type is None:
+            return str(_l("Pendiente (se pregunta en el escritorio)"))
         return str(CONSENT_LABELS[ConsentType(self.consent_type)])
+
+    @property
+    def is_preregistered(self) -> bool:
+        return self.status == CaseStatus.PREREGISTERED
 
     @property
     def has_consent(self) -> bool:

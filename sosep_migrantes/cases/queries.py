@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, case, false, func, select, text
+from sqlalchemy import ColumnElement, Select, and_, case, false, func, or_, select, text
 from sqlalchemy.orm import aliased, selectinload
 
 from ..auth.models import User
@@ -100,6 +100,10 @@ def filter_families(user: User, filters: CaseFilters) -> Select[FamilyUnit]:
         stmt = stmt.where(FamilyUnit.destination_municipality_id.in_(covered))
     if filters.status:
         stmt = stmt.where(FamilyUnit.status == filters.status)
+    else:
+        # A family pre-registered from a passenger list is not received yet: listed only when asked for
+        # (the status filter, the arrival's list of pre-registered families).
+        stmt = stmt.where(FamilyUnit.status != CaseStatus.PREREGISTERED)
     if filters.protection_only:
         stmt = stmt.where(FamilyUnit.protection_causes.any())
     if filters.arrival_id:
@@ -268,14 +272,22 @@ def possible_duplicates(user: User, family: FamilyUnit) -> list[tuple[Member, Fa
     return [(cuis[cui], other) for other, cui in others]
 
 
-def arrivals_with_family_counts(user: User, limit: int = 50) -> Sequence[tuple[Arrival, int]]:
-    """The latest arrivals the user may see, with how many family units each has (the desk's list)."""
+def arrivals_with_family_counts(user: User, limit: int = 50) -> Sequence[tuple[Arrival, int, int]]:
+    """The latest arrivals the user may see, with how many family units each has received and how many
+    wait pre-registered from its passenger list (the desk's list)."""
+    preregistered = FamilyUnit.status == CaseStatus.PREREGISTERED
     families = (
-        select(FamilyUnit.arrival_id, func.count().label("n")).group_by(FamilyUnit.arrival_id).subquery()
+        select(
+            FamilyUnit.arrival_id,
+            func.count().filter(~preregistered).label("n"),
+            func.count().filter(preregistered).label("pre"),
+        )
+        .group_by(FamilyUnit.arrival_id)
+        .subquery()
     )
     stmt = (
         scoped_arrivals(user)
-        .add_columns(func.coalesce(families.c.n, 0))
+        .add_columns(func.coalesce(families.c.n, 0), func.coalesce(families.c.pre, 0))
         .outerjoin(families, families.c.arrival_id == Arrival.id)
         .order_by(Arrival.arrived_at.desc())
         .limit(limit)
@@ -358,3 +370,20 @@ def _compatible_age(
     else:
         return True
     return typed_age is None or abs(then_age - typed_age) <= 1
+
+
+def preregistered_families(user: User, arrival_id: int, q: str | None = None) -> Sequence[FamilyUnit]:
+    """The families of an arrival pre-registered from its passenger list and not yet confirmed at the desk,
+    in the list's order; ``q`` narrows them to a group reference (``FAM-12``, whole) or to the families
+    whose names or documents contain every word typed."""
+    stmt = (
+        scoped_families(user)
+        .where(FamilyUnit.arrival_id == arrival_id, FamilyUnit.status == CaseStatus.PREREGISTERED)
+        .options(selectinload(FamilyUnit.members))
+        .order_by(FamilyUnit.id)
+    )
+    words = search_words(q or "")
+    if words:
+        group = " ".join((q or "").split()).upper()
+        stmt = stmt.where(or_(FamilyUnit.passenger_group == group, and_(*search_conditions(q or ""))))
+    return db.session.scalars(stmt).all()

@@ -20,7 +20,7 @@ from ..db import utcnow
 from ..extensions import db
 from ..reception.models import Arrival
 from .lifecycle import case_changed
-from .models import FamilyUnit, Member
+from .models import CaseStatus, FamilyUnit, Member
 
 FAMILY_FIELDS = (
     "community",
@@ -102,11 +102,17 @@ def refresh_search_text(family: FamilyUnit) -> None:
     family.search_text = search_text_of(family.case_number, family.members)
 
 
-def register_family(arrival: Arrival, data: dict[str, Any], user: User) -> FamilyUnit:
+def register_family(
+    arrival: Arrival, data: dict[str, Any], user: User, *, preregistered: bool = False
+) -> FamilyUnit:
     """Register a family unit and all its members on an arrival, with its case number.
 
     ``data`` is what :class:`~.schemas.FamilyUnitSchema` loaded. Everything is flushed in the caller's
     transaction, so a failure leaves nothing half-saved.
+
+    ``preregistered``: the family comes from the arrival's passenger list (``data`` built from its rows,
+    with ``passenger_group`` and no consent yet) and waits for the desk to confirm it
+    (:func:`confirm_preregistered`); it gets its case number now, so the desk's slips and search find it.
     """
     year = to_local(arrival.arrived_at).year
     seq = next_number(SequenceKind.CASE, arrival.centre_id, year)
@@ -118,6 +124,8 @@ def register_family(arrival: Arrival, data: dict[str, Any], user: User) -> Famil
         case_number=f"{arrival.centre.code}-{year}-{seq:05d}",
         created_by_id=user.id,
         submission_token=data.get("submission_token"),
+        passenger_group=data.get("passenger_group"),
+        status=CaseStatus.PREREGISTERED if preregistered else CaseStatus.RECEIVED,
     )
     _apply_family(family, data)
     for position, member_data in enumerate(data["members"]):
@@ -134,6 +142,30 @@ def register_family(arrival: Arrival, data: dict[str, Any], user: User) -> Famil
         family.id,
         arrival_id=arrival.id,
         members=[m.id for m in family.members],
+        **({"preregistered": True} if preregistered else {}),
+        actor_id=user.id,
+    )
+    return family
+
+
+def confirm_preregistered(family: FamilyUnit, data: dict[str, Any], user: User) -> FamilyUnit:
+    """The desk confirms a family pre-registered from the passenger list: its data as completed on the
+    desk's form (``data`` from :class:`~.schemas.FamilyUnitSchema`, with the version the form was opened
+    at) replaces what the list said, and the family is received from now on (counted, followed up).
+
+    A family already confirmed (by another desk, or this form sent twice) is refused with
+    :class:`EditConflict`, as any edit made from a stale version is.
+    """
+    if family.status != CaseStatus.PREREGISTERED:
+        raise EditConflict(family.version)
+    update_family(family, data, user)
+    family.status = CaseStatus.RECEIVED
+    case_changed(family, user)  # received from now: its first contact falls due from the arrival
+    audit.record(
+        AuditAction.FAMILY_CONFIRM,
+        "family",
+        family.id,
+        **{"from": CaseStatus.PREREGISTERED.value, "to": family.status.value},
         actor_id=user.id,
     )
     return family

@@ -86,6 +86,10 @@ class AuditAction(enum.StrEnum):
     FAMILY_VIEW_PROTECTED = "family:view_protected"
     #: The personal data of a case closed longer ago than the retention period was removed (ops.retention).
     FAMILY_ANONYMISE = "family:anonymise"
+    #: A family pre-registered from a passenger list was confirmed (and completed) at the desk.
+    FAMILY_CONFIRM = "family:confirm"
+    #: An arrival's passenger list was confirmed: its family groups became pre-registered family units.
+    PASSENGER_LIST_IMPORT = "passenger_list:import"
 
 
 #: How an action reads in the history shown to staff; a stored action missing here is shown as its code.
@@ -130,6 +134,8 @@ ACTION_LABELS: dict[str, Any] = {
     AuditAction.FAMILY_REOPEN: _l("Caso reabierto"),
     AuditAction.FAMILY_VIEW_PROTECTED: _l("Consulta de un caso con riesgo de protección"),
     AuditAction.FAMILY_ANONYMISE: _l("Datos personales anonimizados por el plazo de conservación"),
+    AuditAction.FAMILY_CONFIRM: _l("Unidad familiar pre-registrada confirmada en el escritorio"),
+    AuditAction.PASSENGER_LIST_IMPORT: _l("Lista de pasajeros importada"),
 }
 
 

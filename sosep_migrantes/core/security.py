@@ -8,16 +8,18 @@
   may carry personal data, and a shared desk computer must not keep them.
 - HSTS when the request came over HTTPS (directly or through a proxy counted by ``PROXY_COUNT``).
 - Route integers bounded to the database's 32-bit ids: ``/cases/2147483648`` is a 404, not a database error.
+- A request body of at most ``MAX_CONTENT_LENGTH`` (2 MB), except on a route that declares a larger upload
+  with :func:`allows_upload` (the passenger list: 5 MB), checked before anything reads the body.
 - A query string's raw bytes beyond ASCII percent-encoded before Flask reads it: ``?page=\x80`` sent as is
   (not as ``%80``) made ``request.args`` raise ``UnicodeDecodeError`` (a 500); now it reads as ``%80`` does.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from flask import Flask, Response, request
+from flask import Flask, Response, current_app, request
 from werkzeug.routing import IntegerConverter, Map
 
 if TYPE_CHECKING:
@@ -56,6 +58,29 @@ class BoundedIntConverter(IntegerConverter):
     def __init__(self, url_map: Map, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("max", MAX_ROUTE_INT)
         super().__init__(url_map, *args, **kwargs)
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def allows_upload(max_bytes: int) -> Callable[[F], F]:
+    """Decorator: this route accepts a request body of up to ``max_bytes`` (a file upload), instead of the
+    service's ``MAX_CONTENT_LENGTH``. Put it above ``permission_required``, below the route."""
+
+    def decorator(view: F) -> F:
+        view.max_content_length = max_bytes  # type: ignore[attr-defined]
+        return view
+
+    return decorator
+
+
+def apply_upload_limit(endpoint: str | None, values: dict[str, Any] | None) -> None:
+    """The body limit of the route being served. A URL value preprocessor: those run before every
+    ``before_request`` function, so before CSRF protection reads (and size-checks) the form."""
+    view = current_app.view_functions.get(endpoint or "")
+    limit = getattr(view, "max_content_length", None)
+    if isinstance(limit, int):
+        request.max_content_length = limit
 
 
 def secure_headers(response: Response) -> Response:
@@ -101,6 +126,7 @@ class QueryStringQuoting:
 
 
 def init_app(app: Flask) -> None:
+    app.url_value_preprocessor(apply_upload_limit)
     app.after_request(secure_headers)
     app.wsgi_app = QueryStringQuoting(app.wsgi_app)  # type: ignore[method-assign]
 

@@ -190,11 +190,13 @@ def _followup_queries(sql: dict[str, str]) -> list[tuple[str, str]]:
     """The follow-up's rules: the status and dates ``refresh_case`` keeps, and the events they come from."""
     s = CaseStatus
     without_slip = ", ".join(f"'{status}'" for status in sorted(WITHOUT_SLIP))
+    # No contact is owed once linked or closed, nor before the desk confirms a pre-registered family.
+    nothing_due = ", ".join(f"'{status}'" for status in (s.LINKED, s.CLOSED, s.PREREGISTERED))
     # followup.rules.status in SQL, the furthest step recorded winning; each kind of event joined once
     # (hash joins: a correlated subquery per family takes minutes at a million persons).
     derived_status = (
-        "SELECT f.status, CASE WHEN c.kind = 'close' "
-        f"THEN '{s.CLOSED}' WHEN l.family_id IS NOT NULL THEN '{s.LINKED}' "
+        f"SELECT f.status, CASE WHEN f.status = '{s.PREREGISTERED}' THEN '{s.PREREGISTERED}' "
+        f"WHEN c.kind = 'close' THEN '{s.CLOSED}' WHEN l.family_id IS NOT NULL THEN '{s.LINKED}' "
         f"WHEN u.family_id IS NOT NULL THEN '{s.IN_FOLLOWUP}' "
         f"WHEN r.family_id IS NOT NULL THEN '{s.REFERRED}' "
         f"ELSE '{s.RECEIVED}' END AS derived FROM family_units f "
@@ -225,14 +227,15 @@ def _followup_queries(sql: dict[str, str]) -> list[tuple[str, str]]:
             "SELECT count(*) FROM family_units f WHERE f.status <> COALESCE((SELECT "
             f"{sql['details_to']} FROM audit_events a WHERE a.subject_type = 'family' "
             "AND a.subject_id = f.id AND a.action = 'family:status' ORDER BY a.id DESC LIMIT 1), "
-            f"'{s.RECEIVED}')",
+            # A pre-registered family, or one confirmed at the desk (family:confirm), has none either.
+            f"CASE WHEN f.status = '{s.PREREGISTERED}' THEN f.status ELSE '{s.RECEIVED}' END)",
         ),
         (
             "unidades familiares con próxima fecha de seguimiento estando vinculadas o cerradas, o sin ella "
             "estando abiertas",
             "SELECT count(*) FROM family_units WHERE "
-            f"(status IN ('{s.LINKED}', '{s.CLOSED}') AND followup_due_on IS NOT NULL) "
-            f"OR (status NOT IN ('{s.LINKED}', '{s.CLOSED}') AND followup_due_on IS NULL)",
+            f"(status IN ({nothing_due}) AND followup_due_on IS NOT NULL) "
+            f"OR (status NOT IN ({nothing_due}) AND followup_due_on IS NULL)",
         ),
         (
             "unidades familiares cuyo primer o último contacto no es el de sus seguimientos",

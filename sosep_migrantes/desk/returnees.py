@@ -35,4 +35,8 @@ def earlier(arrival_id: int) -> ResponseReturnValue:
         age=row.age,
         on=to_local(arrival.arrived_at).date(),
     )
+    # Confirming a family pre-registered from the passenger list, its members have ids: a member is not
+    # an earlier record of itself.
+    own = request.form.get(prefix + "id", "")
+    records = [record for record in records if str(record.member.id) != own]
     return render_template("desk/_earlier_records.html", records=records, row=row)

@@ -9,7 +9,7 @@ from flask_babel import gettext as _
 
 from ..auth.models import User
 from ..cases.models import FamilyUnit
-from ..cases.services import register_family
+from ..cases.services import confirm_preregistered, register_family
 from ..core.errors import ServiceError
 from ..needs.models import NeedStatus
 from ..needs.services import record_needs
@@ -32,6 +32,32 @@ def register_at_desk(
     ``positions`` maps a member row of the form to the member's position in ``family_data["members"]``.
     """
     family = register_family(arrival, family_data, user)
+    return family, _serve_and_refer(family, extras, positions, default_quantities, user)
+
+
+def confirm_at_desk(
+    family: FamilyUnit,
+    family_data: dict[str, Any],
+    extras: dict[str, Any],
+    positions: Mapping[int, int],
+    default_quantities: Mapping[str, int],
+    user: User,
+) -> tuple[FamilyUnit, list[Referral]]:
+    """:func:`register_at_desk` for a family pre-registered from the passenger list: its data as completed
+    on the same form (the version it was opened at included) replaces the list's, the family is received
+    from now on, and its ticked needs and referrals are saved with it; all or nothing."""
+    confirm_preregistered(family, family_data, user)
+    return family, _serve_and_refer(family, extras, positions, default_quantities, user)
+
+
+def _serve_and_refer(
+    family: FamilyUnit,
+    extras: dict[str, Any],
+    positions: Mapping[int, int],
+    default_quantities: Mapping[str, int],
+    user: User,
+) -> list[Referral]:
+    """The desk form's needs served now and referrals created (as sent) for a family just saved."""
     delivered_by = extras.get("delivered_by") or user.full_name
     items = [
         {
@@ -70,4 +96,4 @@ def register_at_desk(
                 {f"referrals-{index}-{key}": message for key, message in exc.errors.items()}
             ) from exc
         referrals.append(referral)
-    return family, referrals
+    return referrals

@@ -8,14 +8,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_babel import ngettext
 from flask_login import current_user
 from marshmallow import ValidationError
+from werkzeug.datastructures import MultiDict
 
-from ..cases.forms import form_choices, new_family_values, submitted_values
+from ..cases.forms import family_values, form_choices, new_family_values, submitted_values
 from ..cases.models import FamilyUnit
 from ..cases.queries import (
     CaseFilters,
@@ -24,21 +25,36 @@ from ..cases.queries import (
     get_family,
     list_rows,
     possible_duplicates,
+    preregistered_families,
     search_families,
     submitted_family,
 )
 from ..cases.schemas import FamilyUnitSchema
+from ..cases.services import EditConflict
+from ..catalogs.models import Institution
+from ..catalogs.services import active_items
 from ..core.errors import ServiceError
 from ..core.forms import form_errors, form_to_data
 from ..core.permissions import Permission, permission_required
-from ..core.security import MAX_ROUTE_INT
+from ..core.security import MAX_ROUTE_INT, allows_upload
+from ..core.timeutil import today_local
 from ..core.transaction import AlreadySaved, unit_of_work
 from ..reception.models import Arrival
 from ..reception.services import get_arrival
 from ..referrals.services import family_referrals
-from .form import desk_form_parts, needs_shown, row_positions
+from .form import desk_form_parts, may_share, member_rows, needs_shown, referrals_shown, row_positions
+from .imports import confirm_upload, confirmed_lists, preview_upload
+from .passenger_list import (
+    MAX_FILE_BYTES,
+    MAX_ROWS,
+    TEMPLATE_NOTES,
+    PassengerListError,
+    Plan,
+    template_csv,
+    template_xlsx,
+)
 from .schemas import DeskExtrasSchema
-from .services import register_at_desk
+from .services import confirm_at_desk, register_at_desk
 
 bp = Blueprint("desk", __name__, url_prefix="/arrivals")
 
@@ -52,12 +68,33 @@ def arrivals() -> ResponseReturnValue:
     return render_template("reception/arrivals.html", arrivals=arrivals_with_family_counts(current_user))
 
 
-@bp.get("/<int:arrival_id>")
+@bp.route("/<int:arrival_id>", methods=["GET", "POST"])
 @permission_required(Permission.ARRIVAL_VIEW)
 def arrival(arrival_id: int) -> ResponseReturnValue:
+    """The arrival's families: those received, and those pre-registered from its passenger list waiting
+    for the desk (a search by name or group reference is posted, so no name reaches a URL)."""
     arrival = get_arrival(current_user, arrival_id) or abort(404)
     families = list_rows(search_families(current_user, CaseFilters(arrival_id=arrival.id)))
-    return render_template("reception/arrival.html", arrival=arrival, families=families)
+    q = request.form.get("q", "").strip()[:100] if request.method == "POST" else ""
+    waiting = preregistered_families(current_user, arrival.id)
+    confirmed_id = request.args.get("confirmed", type=int)
+    confirmed = None
+    if confirmed_id is not None and 0 < confirmed_id <= MAX_ROUTE_INT:
+        confirmed = get_family(current_user, confirmed_id)
+        if confirmed is not None and confirmed.arrival_id != arrival.id:
+            confirmed = None
+    return render_template(
+        "reception/arrival.html",
+        arrival=arrival,
+        families=families,
+        preregistered=preregistered_families(current_user, arrival.id, q) if q else waiting,
+        preregistered_total=len(waiting),
+        q=q,
+        passenger_lists=confirmed_lists(arrival),
+        confirmed=confirmed,
+        confirmed_slips=family_referrals(confirmed) if confirmed is not None else [],
+        max_rows=f"{MAX_ROWS:,}".replace(",", "."),
+    )
 
 
 def _family_form(
@@ -66,7 +103,12 @@ def _family_form(
     errors: dict[str, str],
     status: int = 200,
     last: FamilyUnit | None = None,
+    confirming: FamilyUnit | None = None,
 ) -> ResponseReturnValue:
+    # Confirming a pre-registered family, the page first shows what the list said: the needs' quantities
+    # and the suggested referrals are read from those values, as from a form sent.
+    opened = confirming is not None and request.method == "GET"
+    parts = _desk_parts(arrival, _as_form(values), errors) if opened else None
     return render_template(
         "reception/family_new.html",
         arrival=arrival,
@@ -77,8 +119,51 @@ def _family_form(
         duplicates=possible_duplicates(current_user, last) if last is not None else [],
         registered=count(search_families(current_user, CaseFilters(arrival_id=arrival.id))),
         choices=form_choices(),
-        **desk_form_parts(arrival, errors),
+        confirming=confirming,
+        **(parts or desk_form_parts(arrival, errors)),
     ), status
+
+
+def _as_form(values: dict[str, Any]) -> MultiDict[str, str]:
+    """The form a browser would post for ``values`` (flat names: ``members-0-given_names``)."""
+    form: MultiDict[str, str] = MultiDict()
+
+    def add(name: str, value: Any) -> None:
+        if isinstance(value, list):
+            for item in value:
+                form.add(name, str(item))
+        elif value is True:
+            form.add(name, "y")
+        elif value not in (None, False, ""):
+            form.add(name, str(value))
+
+    for key, value in values.items():
+        if key == "members":
+            for index, member in enumerate(value):
+                for field, member_value in member.items():
+                    add(f"members-{index}-{field}", member_value)
+        else:
+            add(key, value)
+    return form
+
+
+def _desk_parts(arrival: Arrival, form: MultiDict[str, str], errors: dict[str, str]) -> dict[str, Any]:
+    """:func:`.form.desk_form_parts` for a given form instead of the request's."""
+    shown = referrals_shown(arrival, form, errors)
+    taken = {item.institution.code for item in shown}
+    share = may_share(form)
+    needs = needs_shown(arrival, form, errors)
+    return {
+        "desk_needs": needs,
+        "desk_defaults": {line.need.code: line.default for line in needs},
+        "desk_referrals": shown,
+        "desk_people": [(row.index, row.name) for row in member_rows(form)],
+        "other_institutions": [
+            i for i in active_items(Institution) if i.code not in taken and (i.is_sosep or share)
+        ],
+        "delivered_by": current_user.full_name,
+        "may_share": share,
+    }
 
 
 @bp.post("/<int:arrival_id>/families/suggestions")
@@ -154,3 +239,148 @@ def new_family(arrival_id: int) -> ResponseReturnValue:
     flash(message, "success")
     # Straight on to the next family of the same arrival.
     return redirect(url_for("desk.new_family", arrival_id=arrival.id, saved=family.id))
+
+
+# -- the passenger list --------------------------------------------------------------------------------
+
+
+def _download(content: bytes, name: str, mimetype: str) -> Response:
+    response = Response(content, mimetype=mimetype)
+    response.headers["Content-Disposition"] = f'attachment; filename="{name}"'
+    return response
+
+
+@bp.get("/passenger-list-template.csv")
+@permission_required(Permission.CASE_CREATE)
+def passenger_list_template_csv() -> ResponseReturnValue:
+    return _download(template_csv(), "plantilla_lista_de_pasajeros.csv", "text/csv")
+
+
+@bp.get("/passenger-list-template.xlsx")
+@permission_required(Permission.CASE_CREATE)
+def passenger_list_template_xlsx() -> ResponseReturnValue:
+    return _download(
+        template_xlsx(),
+        "plantilla_lista_de_pasajeros.xlsx",
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    )
+
+
+def _preview(
+    arrival: Arrival, plan: Plan | None = None, token: str | None = None, error: str | None = None
+) -> ResponseReturnValue:
+    return render_template(
+        "desk/passenger_list_preview.html",
+        arrival=arrival,
+        plan=plan,
+        token=token,
+        error=error,
+        notes=TEMPLATE_NOTES,
+    ), 200 if error is None else 400
+
+
+@bp.post("/<int:arrival_id>/passenger-list")
+# The file and the form's token: a little more than the largest list accepted.
+@allows_upload(MAX_FILE_BYTES + 64 * 1024)
+@permission_required(Permission.CASE_CREATE)
+def upload_passenger_list(arrival_id: int) -> ResponseReturnValue:
+    """The preview of an uploaded passenger list: each row's problems and the families it would create.
+    Nothing is created; the rows are kept on the server for the confirmation (the form carries a token)."""
+    arrival = get_arrival(current_user, arrival_id) or abort(404)
+    upload = request.files.get("file")
+    if upload is None or not upload.filename:
+        return _preview(arrival, error=_("Elija el archivo de la lista de pasajeros (.xlsx o .csv)."))
+    content = upload.read(MAX_FILE_BYTES + 1)
+    try:
+        with unit_of_work():
+            found, kept = preview_upload(arrival, upload.filename, content, current_user)
+            token = kept.token if kept is not None else None
+    except PassengerListError as exc:
+        return _preview(arrival, error=exc.message)
+    return _preview(arrival, plan=found, token=token)
+
+
+@bp.post("/<int:arrival_id>/passenger-list/confirm")
+@permission_required(Permission.CASE_CREATE)
+def confirm_passenger_list(arrival_id: int) -> ResponseReturnValue:
+    """Create the previewed list's families, pre-registered, in one transaction."""
+    arrival = get_arrival(current_user, arrival_id) or abort(404)
+    try:
+        with unit_of_work():
+            _upload, families = confirm_upload(arrival, request.form.get("token"), current_user)
+            persons = sum(len(family.members) for family in families)
+    except ServiceError as exc:
+        flash(next(iter(exc.errors.values())), "error")
+        return redirect(url_for("desk.arrival", arrival_id=arrival.id))
+    flash(
+        ngettext(
+            "%(num)d unidad familiar pre-registrada (%(persons)d personas): confírmela en el escritorio "
+            "cuando llegue.",
+            "%(num)d unidades familiares pre-registradas (%(persons)d personas): confírmelas en el "
+            "escritorio a medida que lleguen.",
+            len(families),
+            persons=persons,
+        ),
+        "success",
+    )
+    return redirect(url_for("desk.arrival", arrival_id=arrival.id))
+
+
+@bp.route("/<int:arrival_id>/families/<int:family_id>/confirm", methods=["GET", "POST"])
+@permission_required(Permission.CASE_CREATE)
+def confirm_family(arrival_id: int, family_id: int) -> ResponseReturnValue:
+    """The desk's one screen for a family pre-registered from the passenger list: its data prefilled from
+    the list, completed (consent, needs served, referrals) and saved as received, in one transaction."""
+    arrival = get_arrival(current_user, arrival_id) or abort(404)
+    family = get_family(current_user, family_id)
+    if family is None or family.arrival_id != arrival.id:
+        abort(404)
+    if not family.is_preregistered:
+        flash(_("La unidad familiar %(case)s ya está confirmada.", case=family.case_number), "info")
+        return redirect(url_for("cases.detail", family_id=family.id))
+    if request.method == "GET":
+        values = family_values(family)
+        values["consent_on"] = today_local().strftime("%d/%m/%Y")
+        return _family_form(arrival, values, {}, confirming=family)
+    values = submitted_values()
+    if request.form.get("refresh"):
+        return _family_form(arrival, values, {}, confirming=family)
+    errors: dict[str, str] = {}
+    try:
+        family_data = FamilyUnitSchema().load(values)
+    except ValidationError as exc:
+        errors.update(form_errors(exc))
+    try:
+        extras = DeskExtrasSchema().load(form_to_data(request.form, multi=("persons",), lists=DESK_LISTS))
+    except ValidationError as exc:
+        errors.update(form_errors(exc))
+    if errors:
+        return _family_form(arrival, values, errors, 400, confirming=family)
+    defaults = {line.need.code: line.default for line in needs_shown(arrival, request.form)}
+    try:
+        with unit_of_work():
+            family, referrals = confirm_at_desk(
+                family, family_data, extras, row_positions(request.form), defaults, current_user
+            )
+    except ServiceError as exc:
+        return _family_form(arrival, values, form_errors(exc), 400, confirming=family)
+    except EditConflict:
+        # Confirmed by another desk meanwhile, or changed since this form was opened: show what is saved.
+        flash(
+            _("Otra persona guardó esta unidad familiar mientras la confirmaba: revise sus datos."), "error"
+        )
+        return redirect(url_for("desk.confirm_family", arrival_id=arrival.id, family_id=family_id))
+    message = ngettext(
+        "Unidad familiar %(case)s confirmada con %(num)d integrante.",
+        "Unidad familiar %(case)s confirmada con %(num)d integrantes.",
+        len(family.members),
+        case=family.case_number,
+    )
+    if referrals:
+        message += " " + ngettext(
+            "%(num)d derivación enviada; su boleta está en la cola de la llegada.",
+            "%(num)d derivaciones enviadas; sus boletas están en la cola de la llegada.",
+            len(referrals),
+        )
+    flash(message, "success")
+    return redirect(url_for("desk.arrival", arrival_id=arrival.id, confirmed=family.id))

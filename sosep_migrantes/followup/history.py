@@ -202,6 +202,12 @@ Sentence = tuple[str, str | None]
 
 def _created(event: AuditEvent, ctx: _Context) -> Sentence:
     count = len(event.details.get("members") or [])
+    if event.details.get("preregistered"):
+        return ngettext(
+            "Unidad familiar pre-registrada desde la lista de pasajeros con %(num)d integrante",
+            "Unidad familiar pre-registrada desde la lista de pasajeros con %(num)d integrantes",
+            count,
+        ), None
     return ngettext(
         "Unidad familiar registrada con %(num)d integrante",
         "Unidad familiar registrada con %(num)d integrantes",

@@ -48,10 +48,15 @@ class CaseFacts:
     closed: bool = False
     #: Day of the latest reopening, if the case was closed and reopened.
     reopened_on: dt.date | None = None
+    #: Pre-registered from a passenger list and not yet confirmed at the desk: not received yet.
+    preregistered: bool = False
 
 
 def status(facts: CaseFacts) -> CaseStatus:
-    """The case's status follows from what happened, the furthest step winning."""
+    """The case's status follows from what happened, the furthest step winning; a family pre-registered
+    from a passenger list stays so until the desk confirms it (nothing happens to it before)."""
+    if facts.preregistered:
+        return CaseStatus.PREREGISTERED
     if facts.closed:
         return CaseStatus.CLOSED
     if facts.linked:
@@ -75,9 +80,10 @@ def due_on(facts: CaseFacts, settings: Settings) -> dt.date | None:
 
     - no contact yet: arrival + 15 days (3 for an urgent referral or a protection case);
     - after a contact: the next date it set, or 30 days after it when it set none;
-    - reopened with no contact since: the reopening day + the first-contact delay.
+    - reopened with no contact since: the reopening day + the first-contact delay;
+    - pre-registered: nothing yet (the delay starts when the desk confirms the family).
     """
-    if facts.closed or facts.linked:
+    if facts.closed or facts.linked or facts.preregistered:
         return None
     if facts.reopened_on is not None and (
         facts.last_contact_on is None or facts.last_contact_on < facts.reopened_on

@@ -50,7 +50,9 @@ def case_facts(family: FamilyUnit) -> rules.CaseFacts:
     """The facts :mod:`.rules` reads, from what is recorded about the case (five small queries)."""
     if family.id is None:  # being registered: nothing is recorded about it yet
         return rules.CaseFacts(
-            arrived_on=to_local(family.arrival.arrived_at).date(), protection_risk=family.protection_risk
+            arrived_on=to_local(family.arrival.arrived_at).date(),
+            protection_risk=family.protection_risk,
+            preregistered=family.status == CaseStatus.PREREGISTERED,
         )
     referral_rows = db.session.execute(
         select(Referral.priority, Referral.status).where(Referral.family_id == family.id, Referral.has_slip)
@@ -91,6 +93,7 @@ def case_facts(family: FamilyUnit) -> rules.CaseFacts:
             if closure is not None and closure.kind == ClosureKind.REOPEN
             else None
         ),
+        preregistered=family.status == CaseStatus.PREREGISTERED,
     )
 
 

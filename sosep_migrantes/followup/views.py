@@ -15,7 +15,7 @@ from flask_login import current_user
 from marshmallow import Schema, ValidationError
 from sqlalchemy import select
 
-from ..cases.models import CASE_STATUS_LABELS, FamilyUnit
+from ..cases.models import FamilyUnit
 from ..cases.queries import get_family
 from ..cases.views import case_page_part
 from ..catalogs.models import Institution, Sede
@@ -169,7 +169,7 @@ def inbox() -> ResponseReturnValue:
         sede=sede,
         sedes=all_sedes() if current_user.role_enum is not Role.SEDE else [],
         municipalities=queries.municipalities_of(filters.sede_id),
-        statuses=CASE_STATUS_LABELS,
+        statuses=dict(queries.status_choices()),
         today=today,
         week_end=rules.week_end(today),
     )

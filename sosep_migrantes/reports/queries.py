@@ -38,7 +38,7 @@ from sqlalchemy import (
 )
 
 from ..auth.models import User
-from ..cases.models import FamilyUnit, Member, family_protection_causes, member_languages
+from ..cases.models import CaseStatus, FamilyUnit, Member, family_protection_causes, member_languages
 from ..cases.queries import scoped_families
 from ..catalogs.models import (
     Centre,
@@ -128,6 +128,8 @@ def report_families(user: User, filters: ReportFilters) -> Select[*tuple[Any, ..
         .join(Municipality, Municipality.id == FamilyUnit.destination_municipality_id)
         .where(Arrival.arrived_at >= _day_start(filters.start))
         .where(Arrival.arrived_at < _day_start(filters.end + dt.timedelta(days=1)))
+        # Pre-registered from a passenger list, not received yet: counted once the desk confirms them.
+        .where(FamilyUnit.status != CaseStatus.PREREGISTERED)
     )
     if filters.centre_id:
         stmt = stmt.where(FamilyUnit.centre_id == filters.centre_id)

@@ -130,6 +130,7 @@ XLSX = Outcome(
     "200 XLSX", frozenset({200}), mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 )
 ZIP = Outcome("200 zip", frozenset({200}), mimetype="application/zip")
+CSV = Outcome("200 CSV", frozenset({200}), mimetype="text/csv")
 
 
 class Access(enum.Enum):
@@ -218,6 +219,36 @@ MATRIX: tuple[Route, ...] = (
     Route("/arrivals/new", "GET", P.ARRIVAL_CREATE),
     Route("/arrivals/new", "POST", P.ARRIVAL_CREATE, ok=INVALID),
     Route("/arrivals/<int:arrival_id>", "GET", P.ARRIVAL_VIEW, scope="arrival"),
+    # The search among the arrival's pre-registered families (posted: a name never reaches the URL).
+    Route("/arrivals/<int:arrival_id>", "POST", P.ARRIVAL_VIEW, scope="arrival", ok=OK, data={"q": "López"}),
+    # The passenger list (issue #11, item 4): its templates, the upload and its preview (no file sent: the
+    # message beside the form), and the confirmation (no preview's token: back to the arrival, told why).
+    Route("/arrivals/passenger-list-template.csv", "GET", P.CASE_CREATE, ok=CSV),
+    Route("/arrivals/passenger-list-template.xlsx", "GET", P.CASE_CREATE, ok=XLSX),
+    Route("/arrivals/<int:arrival_id>/passenger-list", "POST", P.CASE_CREATE, scope="arrival", ok=INVALID),
+    Route(
+        "/arrivals/<int:arrival_id>/passenger-list/confirm",
+        "POST",
+        P.CASE_CREATE,
+        scope="arrival",
+        ok=REDIRECT,
+    ),
+    # Confirming a pre-registered family at the desk; the world's families are received already, so the
+    # desk is sent to the case (tests/desk/test_passenger_list.py confirms a pre-registered one).
+    Route(
+        "/arrivals/<int:arrival_id>/families/<int:family_id>/confirm",
+        "GET",
+        P.CASE_CREATE,
+        scope="arrival",
+        ok=REDIRECT,
+    ),
+    Route(
+        "/arrivals/<int:arrival_id>/families/<int:family_id>/confirm",
+        "POST",
+        P.CASE_CREATE,
+        scope="arrival",
+        ok=REDIRECT,
+    ),
     # The desk's suggested referrals for the family as typed (an empty form: nothing to suggest).
     Route("/arrivals/<int:arrival_id>/families/suggestions", "POST", P.CASE_CREATE, scope="arrival", ok=OK),
     # The desk's earlier records of a member being typed (an empty form: no member row, nothing to say).
