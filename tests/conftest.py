@@ -125,6 +125,12 @@ def app(database_url: str):
 
 @pytest.fixture(autouse=True)
 def _clean_case_data(request: pytest.FixtureRequest) -> Iterator[None]:
+    # The limiter is one object for every app: an app made by an earlier test without RATELIMIT_ENABLED=0
+    # (a configuration test, say) leaves it on, and the suite's shared address would meet the login limit.
+    # A test that wants it builds its own app after this (tests/auth: limited_app, throttled_app).
+    from sosep_migrantes.extensions import limiter
+
+    limiter.enabled = False
     yield
     if "app" not in request.fixturenames:
         return

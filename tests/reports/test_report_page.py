@@ -392,9 +392,9 @@ def test_a_custom_period_needs_both_days_in_order(app, world):
     assert parsed.errors == {"to": "El último día no puede ser anterior al primero."}
     assert (parsed.inputs["from"], parsed.inputs["to"]) == ("2026-10-31", "2026-10-01")
     assert parsed.selected["period"] == "custom"
-    parsed, _html = page(client, "/reports/?period=custom&from=31/10/2026", 400)
+    parsed, _html = page(client, "/reports/?period=custom&from=31/02/2026", 400)
     assert parsed.errors == {"from": "Fecha no válida: escríbala como dd/mm/aaaa."}
-    assert parsed.inputs["from"] == "31/10/2026"
+    assert parsed.inputs["from"] == "31/02/2026"
     parsed, _html = page(client, "/reports/?period=custom&from=2026-10-01", 400)
     assert parsed.errors == {"to": "Escriba el último día del período."}
     parsed, _html = page(client, "/reports/?period=custom&from=2010-01-01&to=2026-10-01", 400)
