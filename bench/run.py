@@ -2,7 +2,8 @@
 
 Targets are checked here, never by timed tests. Each suite writes its table into
 docs/performance.md; this exits non-zero when a target is not met, so a regression is seen.
-Suites: ``scale`` (issue #6), ``followup`` (issue #8), ``reports`` (issue #9), ``desk-save`` (issue #11).
+Suites: ``scale`` (issue #6), ``followup`` (issue #8), ``reports`` (issue #9), ``desk-save`` and ``desk``
+(issue #11: the one-screen save; a passenger list previewed and confirmed).
 Run one with
 ``python bench/run.py reports``.
 """
@@ -14,13 +15,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench import desk_save, followup, reports, scale
+from bench import desk_save, followup, passenger_list, reports, scale
 
 SUITES = {
     "scale": scale.main,
     "followup": followup.main,
     "reports": reports.main,
     "desk-save": desk_save.main,
+    "desk": passenger_list.main,
 }
 
 
