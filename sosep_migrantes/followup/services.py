@@ -146,7 +146,9 @@ def record_followup(family: FamilyUnit, data: dict[str, Any], user: User) -> Fol
     errors: dict[str, str] = {}
     _check_date(errors, "contacted_on", data["contacted_on"], family)
     next_on = data.get("next_action_on")
-    if next_on is not None and next_on <= data["contacted_on"]:
+    if "contacted_on" in errors:
+        pass  # the next date is read against a contact date that is itself wrong (9999-12-31, say)
+    elif next_on is not None and next_on <= data["contacted_on"]:
         errors["next_action_on"] = _("La próxima fecha debe ser posterior a la del contacto.")
     elif next_on is not None:
         # A mistyped year (2062 for 2026) would hide the case from the overdue list for decades.

@@ -523,3 +523,20 @@ def test_a_sede_user_starts_at_its_inbox(client, huehue):
     login(client, huehue)
     assert client.get("/").location == "/followup/"
     assert 'href="/followup/">Seguimiento</a>' in client.get("/followup/").get_data(as_text=True)
+
+
+def test_a_contact_date_at_the_end_of_the_calendar_is_refused_not_a_500(client, desk, huehue):
+    """9999-12-31 as the contact's day: the next date's window (a year after it) cannot be computed."""
+    family = family_arrived(desk, 10)
+    login(client, huehue)
+    response = client.post(
+        f"/cases/{family.id}/followups/new",
+        data={
+            "contacted_on": "9999-12-31",
+            "contact_type": "phone",
+            "outcome": "located",
+            "next_action_on": "9999-12-31",
+        },
+    )
+    assert response.status_code == 400
+    assert 'id="e-contacted_on"' in response.get_data(as_text=True)
