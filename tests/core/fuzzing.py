@@ -11,6 +11,7 @@ server as it would from the network, which the test client's own encoding never 
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from urllib.parse import parse_qsl, quote_from_bytes, urljoin, urlsplit
@@ -131,9 +132,9 @@ def scan(url: str, html: str) -> PageScanner:
 
 # --- Hostile values ------------------------------------------------------------------------------
 
-#: Written by hand: what a type's parser, a database driver or a column is most likely to trip on.
-SPECIAL: tuple[Value, ...] = (
-    # whole numbers beyond every column (PostgreSQL's integer is 32-bit, bigint 64-bit)
+#: Whole numbers beyond every column (PostgreSQL's integer is 32-bit, bigint 64-bit), and the ways a
+#: number is written that ``int()``, ``float()`` or a database driver read differently.
+NUMBERS: tuple[str, ...] = (
     "100000000000000000000",
     "-100000000000000000000",
     str(2**31),
@@ -141,19 +142,75 @@ SPECIAL: tuple[Value, ...] = (
     str(-(2**31) - 1),
     str(2**63),
     str(2**64),
+    "999999999",
+    "1000000000",
     "-1",
     "0",
     "-0",
+    "000000000001",
     "9" * 400,
     "1e309",
+    "1e3",
     "1.5",
     "NaN",
     "inf",
     "0x10",
+    "+1",
     " 7 ",
     "٣٤",
     "²",
-    # NUL and other control characters, alone and inside text
+)
+#: Days that do not exist, the calendar's edges (a day's arithmetic overflows there) and the service's
+#: own bounds, in ISO and as staff type them (dd/mm/aaaa).
+DATES: tuple[str, ...] = (
+    "9999-12-31",
+    "9999-12-30",
+    "0001-01-01",
+    "0001-01-02",
+    "1900-01-01",
+    "2013-12-31",
+    "2014-01-01",
+    "2100-12-31",
+    "2101-01-01",
+    "2024-02-29",
+    "2025-02-29",
+    "2026-02-30",
+    "2026-13-01",
+    "2026-00-10",
+    "0000-00-00",
+    "10000-01-01",
+    "-2026-11-24",
+    "+002026-11-24",
+    "2026-W48-2",
+    "31/12/9999",
+    "01/01/0001",
+    "30/02/2026",
+    "2026-11-24T10:00",
+)
+#: Moments at the edges, with odd and impossible time-zone offsets.
+MOMENTS: tuple[str, ...] = (
+    "2026-11-24T10:00",
+    "2026-11-24T10:00+14:00",
+    "2026-11-24T10:00-12:00",
+    "2026-11-24T10:00+99:00",
+    "2026-11-24T10:00+23:59",
+    "2026-11-24T10:00-00:01",
+    "2026-11-24T10:00Z",
+    "2026-11-24T24:00",
+    "2026-11-24T23:59:60",
+    "2026-11-24 10:00:00.123456789+05:45",
+    "2026-11-24T10",
+    "9999-12-31T23:59",
+    "9999-12-31T18:00",
+    "0001-01-01T00:00",
+    "0001-01-01T05:59",
+    "9999-12-31T23:59+14:00",
+    "0001-01-01T00:00-14:00",
+    "24/11/2026 10:00",
+)
+#: Anything: NUL and other control characters, text the rest of the stack might read as something else,
+#: bytes that are not UTF-8 (a lone 0xFF, a truncated sequence, an encoded surrogate, an overlong NUL).
+SPECIAL: tuple[Value, ...] = (
     "\x00",
     "a\x00b",
     "1\x00",
@@ -162,32 +219,6 @@ SPECIAL: tuple[Value, ...] = (
     "\u200b\ufeff\u202e",
     "\x85\u2028\u2029",
     "\U0010ffff",
-    # dates and times that do not exist, at the edges of the calendar, with odd offsets
-    "2026-02-30",
-    "2026-13-01",
-    "2026-00-10",
-    "2025-02-29",
-    "9999-12-31",
-    "0001-01-01",
-    "0000-00-00",
-    "10000-01-01",
-    "-2026-11-24",
-    "+002026-11-24",
-    "2026-W48-2",
-    "2026-11-24T10:00",
-    "2026-11-24T10:00+14:00",
-    "2026-11-24T10:00-12:00",
-    "2026-11-24T10:00+99:00",
-    "2026-11-24T10:00+23:59",
-    "2026-11-24T10:00Z",
-    "2026-11-24T24:00",
-    "2026-11-24T23:59:60",
-    "2026-11-24 10:00:00.123456789+05:45",
-    "9999-12-31T23:59",
-    "0001-01-01T00:00",
-    "9999-12-31T23:59+14:00",
-    "0001-01-01T00:00-14:00",
-    # text the rest of the stack might read as something else
     "",
     " ",
     "None",
@@ -202,15 +233,32 @@ SPECIAL: tuple[Value, ...] = (
     "' OR 1=1 --",
     '=HYPERLINK("x")',
     "members-0-surnames",
-    # bytes that are not UTF-8 (a lone 0xFF, a truncated sequence, an encoded surrogate, overlong NUL)
     b"\xff\xfe",
     b"\xc3",
     b"\xed\xa0\x80",
     b"\xc0\x80",
     b"caf\xe9",
+    *NUMBERS,
+    *DATES,
+    *MOMENTS,
 )
+#: What each kind of field gets more often than the rest.
+BY_KIND: dict[str, tuple[Value, ...]] = {"number": NUMBERS, "date": DATES, "moment": MOMENTS, "text": SPECIAL}
+#: A character inside what the page offers.
+SPOILERS = ("\x00", "\x1f", "\u202e", "\U0010ffff")
+LONG = (("x", 201), ("9", 4_001), ("ñ", 60_000), ("\x00", 4_001))
 
-LONG_LENGTHS = (201, 4_001, 60_000)
+_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$|_on$|_date$|^(from|to)$|-birth_date$")
+_MOMENT = re.compile(r"^\d{4}-\d{2}-\d{2}T|_at$")
+_NUMBER = re.compile(r"^-?\d+$|(^|[-_])(id|ids|age|quantity|year|month|quarter|page|version|saved)$")
+
+
+def kind_of(name: str, offered: tuple[str, ...] = ()) -> str:
+    """'date', 'moment', 'number' or 'text', from the field's name or the values the page offers."""
+    for pattern, kind in ((_MOMENT, "moment"), (_DAY, "date"), (_NUMBER, "number")):
+        if pattern.search(name) or any(pattern.search(v) for v in offered if v):
+            return kind
+    return "text"
 
 
 def pick(options: tuple[str, ...] | list[str], default: str = "") -> st.SearchStrategy[str]:
@@ -223,21 +271,44 @@ def pick(options: tuple[str, ...] | list[str], default: str = "") -> st.SearchSt
     )
 
 
-def hostile_value(offered: tuple[str, ...] = ()) -> st.SearchStrategy[Value]:
-    """A value for one field: something the page offers, or something hostile (often built from it)."""
-    real = pick(offered)
-    return st.one_of(
-        real,
-        # What the page offers, spoiled: a NUL or a control character inside.
-        st.tuples(real, st.sampled_from(("\x00", "\x1f", "\u202e", "\U0010ffff"))).map("".join),
-        st.sampled_from(SPECIAL),
-        st.integers(min_value=-(10**25), max_value=10**25).map(str),
+def hostile_value(name: str = "", offered: tuple[str, ...] = ()) -> st.SearchStrategy[Value]:
+    """A value for one field: something the page offers, something hostile for a field of its kind (a
+    date for a date), or anything hostile.
+
+    Always the same draws (which, where, a text, some bytes, a number), whatever the field: the field is
+    chosen by position among names that change between requests, and hypothesis needs each example's
+    draws to keep their shape when it replays them.
+    """
+    kind = kind_of(name, offered)
+
+    def build(drawn: tuple[int, int, str, bytes, int]) -> Value:
+        which, where, text, raw, number = drawn
+        edges = BY_KIND[kind]
+        if which < 15:
+            return offered[where % len(offered)] if offered else ""
+        if which < 25:
+            base = offered[where % len(offered)] if offered else ""
+            return base + SPOILERS[where % len(SPOILERS)]
+        if which < 50:
+            return edges[where % len(edges)]
+        if which < 62:
+            return SPECIAL[where % len(SPECIAL)]
+        if which < 72:
+            return str(number)
+        if which < 84:
+            return text
+        if which < 92:
+            return raw
+        char, length = LONG[where % len(LONG)]
+        return char * length
+
+    return st.tuples(
+        st.integers(min_value=0, max_value=99),
+        st.integers(min_value=0, max_value=2**16),
         st.text(max_size=40),
         st.binary(max_size=24),
-        st.tuples(st.sampled_from(("x", "9", "ñ", "\x00")), st.sampled_from(LONG_LENGTHS)).map(
-            lambda pair: pair[0] * pair[1]
-        ),
-    )
+        st.integers(min_value=-(10**25), max_value=10**25),
+    ).map(build)
 
 
 def _bytes(value: Value) -> bytes:

@@ -25,6 +25,7 @@ CI sends the same requests each time; ``FUZZ_EXAMPLES`` makes a longer search (`
 
 from __future__ import annotations
 
+import datetime as dt
 import itertools
 import logging
 import os
@@ -50,7 +51,7 @@ from sosep_migrantes.referrals.partner import PartnerFilterSchema
 from sosep_migrantes.reports.schemas import ReportQuerySchema
 from tests.conftest import CASE_TABLES, make_app
 from tests.core import test_access_matrix
-from tests.core.fuzzing import Value, encode, hostile_value, pick, scan
+from tests.core.fuzzing import Value, encode, hostile_value, kind_of, pick, scan
 from tests.core.test_access_matrix import (
     FORBIDDEN,
     MATRIX,
@@ -303,6 +304,8 @@ FILLS: dict[str, str | Callable[[int], str]] = {
     "contacted_person": "Ana",
     "next_action": "Llamar",
 }
+#: Where a date's arithmetic overflows: the form's dates are set to consecutive days from one of them.
+EDGE_DAYS = ("9999-12-30", "0001-01-01")
 #: Selects whose first choice makes a valid request (the others keep what the page selected).
 FIRST_CHOICE = (
     "sex",
@@ -358,7 +361,9 @@ def _pairs(
     draw: Any, inputs: Inputs, extra_names: list[str], extra_pool: list[str]
 ) -> list[tuple[Value, Value]]:
     """The form as filled in, as the page has it, or nothing; then a few fields replaced or repeated
-    with hostile values (or added: a row that cannot be, a name another route reads)."""
+    with hostile values (or added: a row that cannot be, a name another route reads); half the time the
+    form's dates moved together to consecutive days from an edge of the calendar (a contact on 9999-12-30
+    and the next one on 9999-12-31: what one hostile date alone seldom reaches)."""
     start = draw(st.sampled_from(("filled", "page", "filled", "nothing")))
     pairs: list[tuple[Value, Value]] = (
         list(_filled(inputs)) if start == "filled" else list(inputs.baseline) if start == "page" else []
@@ -368,13 +373,21 @@ def _pairs(
     for _ in range(draw(st.integers(min_value=0, max_value=4))):
         # Drawn in the same shape whatever the page offers (see fuzzing.pick).
         name = draw(pick(pool))
-        value = draw(hostile_value(tuple(sorted(inputs.choices.get(name, ())))))
+        value = draw(hostile_value(name, tuple(sorted(inputs.choices.get(name, ())))))
         replace = draw(st.booleans())
         at = [i for i, (key, _) in enumerate(pairs) if key == name]
         if at and replace:
             pairs[at[0]] = (name, value)
         else:
             pairs.append((name, value))
+    # First (what hypothesis tries first): the dates at an edge, so every form with dates meets one.
+    at_an_edge = draw(st.sampled_from((True, False)))
+    day = dt.date.fromisoformat(draw(st.sampled_from(EDGE_DAYS)))
+    if at_an_edge:
+        for i, (key, _) in enumerate(pairs):
+            if isinstance(key, str) and kind_of(key) == "date":
+                pairs[i] = (key, day.isoformat())
+                day = min(day + dt.timedelta(days=1), dt.date.max) if day < dt.date.max else day
     return pairs
 
 
