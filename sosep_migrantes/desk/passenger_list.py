@@ -48,6 +48,9 @@ MAX_UNCOMPRESSED_BYTES = 40 * 1024 * 1024
 MAX_ZIP_ENTRIES = 500
 #: Columns read from each row (a list has ten; a sheet may say it has 16,384).
 MAX_COLUMNS = 50
+#: The last row of a sheet read: blank rows are skipped, but a sheet reaching row 1,048,576 would take
+#: seconds to walk through.
+MAX_SHEET_ROW = 20_000
 ADULT_AGE = 18
 XLSX_MAGIC = b"PK\x03\x04"
 #: Compound File Binary: Excel 97-2003 (.xls) and password-protected .xlsx files.
@@ -288,6 +291,10 @@ def _xlsx_rows(content: bytes) -> list[tuple[int, list[str]]]:
         rows: list[tuple[int, list[str]]] = []
         read = 0
         for number, values in enumerate(sheet.iter_rows(max_col=MAX_COLUMNS, values_only=True), start=1):
+            if number > MAX_SHEET_ROW:  # a sheet whose rows reach that far is not a flight's list
+                raise _too_many_rows()
+            if not any(value is not None for value in values):
+                continue  # openpyxl fills a gap between rows with empty ones: skipped without reading them
             cells = [_cell_text(value) for value in values]
             if not any(cells):
                 continue

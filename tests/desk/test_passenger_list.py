@@ -202,9 +202,10 @@ def test_preregistered_families_are_counted_apart_until_confirmed(client, desk):
 
 def test_the_same_file_again_creates_nothing(client, desk):
     _user, arrival = desk
-    import_flight(client, arrival)
+    content = xlsx_bytes()  # the same bytes: openpyxl stamps each book it writes with the time
+    import_flight(client, arrival, content)
     before = counts()
-    response = upload(client, arrival, xlsx_bytes(), "otra vez.xlsx")
+    response = upload(client, arrival, content, "otra vez.xlsx")
     assert response.status_code == 400
     assert "Este mismo archivo ya se importó en esta llegada el" in text_of(response)
     assert "No se guardó nada." in text_of(response)
@@ -305,6 +306,17 @@ def _bomb() -> bytes:
     return out.getvalue()
 
 
+def _far_row() -> bytes:
+    """Two rows of the flight, and one more at the sheet's last row (1,048,576)."""
+    from openpyxl import load_workbook
+
+    book = load_workbook(io.BytesIO(xlsx_bytes(FLIGHT[:2])))
+    book.active.cell(row=1_048_576, column=1, value="Ana")
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
+
+
 def _docx() -> bytes:
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w") as archive:
@@ -352,6 +364,7 @@ BAD_FILES = {
         "La lista tiene más de 1.000 filas",
     ),
     "an XLSX bomb": (_bomb, "lista.xlsx", "El libro de Excel descomprimido ocuparía más de 40 MB"),
+    "a sheet reaching its last row": (_far_row, "lista.xlsx", "La lista tiene más de 1.000 filas"),
     "an XLSX that is text": (
         csv_bytes,
         "lista.xlsx",
@@ -602,3 +615,15 @@ def test_the_returnee_hint_offers_a_preregistered_record_but_not_the_member_bein
     # Confirming that family: the member is not an earlier record of herself.
     confirming = client.post(url, data=typed | {"members-0-id": str(mother.id)})
     assert family.case_number not in confirming.get_data(as_text=True)
+
+
+def test_the_case_page_of_a_preregistered_family_says_so_and_leads_to_the_desk(client, desk):
+    _user, arrival = desk
+    [family, *_] = import_flight(client, arrival)
+    page = client.get(f"/cases/{family.id}")
+    assert page.status_code == 200
+    text = text_of(page)
+    assert "Pre-registrada (lista de pasajeros)" in text
+    assert "Pre-registrada desde la lista de pasajeros (grupo FAM-01)" in text
+    assert "Pendiente (se pregunta en el escritorio)" in text
+    assert f"/arrivals/{arrival.id}/families/{family.id}/confirm" in page.get_data(as_text=True)
