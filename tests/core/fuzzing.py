@@ -11,11 +11,14 @@ server as it would from the network, which the test client's own encoding never 
 
 from __future__ import annotations
 
+import csv
+import io
 import re
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from urllib.parse import parse_qsl, quote_from_bytes, urljoin, urlsplit
 
+import xlsxwriter
 from hypothesis import strategies as st
 
 Value = str | bytes
@@ -32,6 +35,8 @@ class Form:
     #: Where the page's script also posts the form as it is being typed (``data-...-url`` attributes
     #: on the form or inside it: the desk's referral suggestions, the earlier records of a person).
     also_posted_to: list[str] = field(default_factory=list)
+    #: The names of its file inputs (the form is then sent as multipart/form-data).
+    files: list[str] = field(default_factory=list)
 
     def offer(self, name: str, value: str) -> None:
         self.choices.setdefault(name, set()).add(value)
@@ -81,7 +86,9 @@ class PageScanner(HTMLParser):
             if kind in ("checkbox", "radio"):
                 if "checked" in a:
                     self._form.pairs.append((name, value))
-            elif kind not in ("submit", "button", "reset", "image", "file"):
+            elif kind == "file":
+                self._form.files.append(name)
+            elif kind not in ("submit", "button", "reset", "image"):
                 self._form.pairs.append((name, value))
         elif tag == "button":
             self._form.offer(name, a.get("value", ""))
@@ -309,6 +316,114 @@ def hostile_value(name: str = "", offered: tuple[str, ...] = ()) -> st.SearchStr
         st.binary(max_size=24),
         st.integers(min_value=-(10**25), max_value=10**25),
     ).map(build)
+
+
+# --- Hostile files -------------------------------------------------------------------------------
+
+FILE_NAMES = (
+    "lista.csv",
+    "lista.xlsx",
+    "LISTA.CSV",
+    "lista.txt",
+    "lista.xls",
+    "lista.pdf",
+    "lista",
+    "",
+    ".csv",
+    "lista.csv\x00.xlsx",
+    "../../../lista.csv",
+    "lista.csv.xlsx",
+    "ñ" * 300 + ".csv",
+    'li"sta.csv',
+)
+#: What a file may start with that makes it look like something it is not.
+MAGIC = (b"PK\x03\x04", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", b"%PDF-1.4\n", b"\xef\xbb\xbf", b"\xff\xfe", b"")
+ENCODINGS = ("utf-8", "utf-8-sig", "utf-16", "cp1252")
+SEPARATORS = (",", ";", "\t", "|")
+
+
+def _text(value: Value) -> str:
+    return value.decode("latin-1") if isinstance(value, bytes) else value
+
+
+def _csv(header: list[str], rows: list[list[Value]], where: int) -> bytes:
+    out = io.StringIO()
+    writer = csv.writer(out, delimiter=SEPARATORS[where % len(SEPARATORS)], lineterminator="\r\n")
+    writer.writerow(header)
+    for row in rows:
+        writer.writerow([_text(cell) for cell in row])
+    encoding = ENCODINGS[(where // 7) % len(ENCODINGS)]
+    return out.getvalue().encode(encoding, "replace" if encoding == "cp1252" else "surrogatepass")
+
+
+def _xlsx(header: list[str], rows: list[list[Value]]) -> bytes:
+    """A real workbook with hostile cells: numbers, formulas and dates where the text reads as one."""
+    out = io.BytesIO()
+    options = {"in_memory": True, "strings_to_numbers": True, "strings_to_formulas": True}
+    workbook = xlsxwriter.Workbook(out, options)
+    sheet = workbook.add_worksheet()
+    for number, row in enumerate([list(header), *rows]):
+        for column, cell in enumerate(row):
+            try:
+                sheet.write(number, column, _text(cell))
+            except Exception:  # NaN, infinity, a string Excel cannot hold: left empty
+                sheet.write_blank(number, column, None)
+    workbook.close()
+    return out.getvalue()
+
+
+def hostile_file(header: list[str], samples: list[list[str]]) -> st.SearchStrategy[tuple[str, bytes]]:
+    """A file to upload: a list with ``header`` and rows copied from ``samples`` (valid rows) with a few
+    cells replaced by hostile values, as CSV in any encoding and separator or as a real XLSX; the same
+    cut short; bytes that pretend to be another kind; or nothing; under a name that says what it is or
+    lies. The same draws whatever comes out (see :func:`hostile_value`)."""
+    width = len(header) + 2
+
+    def build(drawn: tuple[int, int, int, list[tuple[int, int, Value]], bytes]) -> tuple[str, bytes]:
+        which, where, count, edits, raw = drawn
+        rows: list[list[Value]] = [list(samples[i % len(samples)]) + [""] * width for i in range(count)]
+        rows = [row[:width] for row in rows]
+        for row, column, value in edits:
+            if rows:
+                rows[row % len(rows)][column % width] = value
+        if which < 45:
+            content, name = _csv(header, rows, where), "lista.csv"
+        elif which < 70:
+            content, name = _xlsx(header, rows), "lista.xlsx"
+        elif which < 78:
+            content, name = _xlsx(header, rows), "lista.xlsx"
+            content = content[: where % len(content)]
+        elif which < 92:
+            content, name = MAGIC[where % len(MAGIC)] + raw, FILE_NAMES[where % len(FILE_NAMES)]
+        else:
+            content, name = b"", "lista.csv"
+        if where % 10 >= 7:  # a name that may lie about the content
+            name = FILE_NAMES[(where // 10) % len(FILE_NAMES)]
+        return name, content
+
+    index = st.integers(min_value=0, max_value=2**16)
+    return st.tuples(
+        st.integers(min_value=0, max_value=99),
+        index,
+        st.integers(min_value=1, max_value=8),
+        st.lists(st.tuples(index, index, hostile_value()), max_size=4),
+        st.binary(max_size=4096),
+    ).map(build)
+
+
+def multipart(
+    pairs: list[tuple[Value, Value]], files: list[tuple[str, str, bytes]], boundary: bytes
+) -> bytes:
+    """A multipart/form-data body: the fields, then each file as (field name, file name, content)."""
+    parts = []
+    for key, value in pairs:
+        head = b'Content-Disposition: form-data; name="' + _bytes(key) + b'"'
+        parts.append(head + b"\r\n\r\n" + _bytes(value))
+    for key, file_name, content in files:
+        head = b'Content-Disposition: form-data; name="' + _bytes(key) + b'"; filename="' + _bytes(file_name)
+        parts.append(head + b'"\r\nContent-Type: application/octet-stream\r\n\r\n' + content)
+    dash = b"--" + boundary
+    return b"".join(dash + b"\r\n" + part + b"\r\n" for part in parts) + dash + b"--\r\n"
 
 
 def _bytes(value: Value) -> bytes:

@@ -45,13 +45,14 @@ from sqlalchemy import delete, insert, select, text, update
 from sosep_migrantes.cases.schemas import CaseFilterSchema
 from sosep_migrantes.catalogs.models import Institution, Need, institution_needs, sede_municipalities
 from sosep_migrantes.core.security import MAX_ROUTE_INT
+from sosep_migrantes.desk.passenger_list import template_headers
 from sosep_migrantes.extensions import db
 from sosep_migrantes.followup.schemas import InboxFilterSchema
 from sosep_migrantes.referrals.partner import PartnerFilterSchema
 from sosep_migrantes.reports.schemas import ReportQuerySchema
 from tests.conftest import CASE_TABLES, make_app
 from tests.core import test_access_matrix
-from tests.core.fuzzing import Value, encode, hostile_value, kind_of, pick, scan
+from tests.core.fuzzing import Value, encode, hostile_file, hostile_value, kind_of, multipart, pick, scan
 from tests.core.test_access_matrix import (
     FORBIDDEN,
     MATRIX,
@@ -110,6 +111,13 @@ CONTENT_TYPES = (
     "application/json",
     "text/plain",
 )
+BOUNDARY = "fuzz-4f1c9e"
+#: Valid rows of a passenger list (the one file the service reads), for the hostile files to spoil.
+PASSENGERS = [
+    ["María", "López Pérez", "F", "15/03/1990", "", "G1", "Huehuetenango", "Cuilco", "55551234", "Madre"],
+    ["José", "López Pérez", "M", "01/02/2018", "", "G1", "Huehuetenango", "Cuilco", "", "Hijo"],
+    ["Catarina", "Tzoc Brito", "F", "20/07/1985", "2472122721301", "G2", "Quiché", "Nebaj", "", ""],
+]
 #: Answers in HTML (a browser) or JSON (the error handler's other branch).
 ACCEPTS = ("text/html,*/*;q=0.8", "application/json", "*/*")
 #: Pages that are not HTML: nothing to read forms from.
@@ -157,10 +165,13 @@ class Inputs:
     #: What the page's form submits as it stands (an almost valid request to spoil).
     baseline: list[tuple[str, str]] = field(default_factory=list)
     choices: dict[str, set[str]] = field(default_factory=dict)
+    #: File inputs: the form goes as multipart/form-data with a hostile file in each.
+    files: list[str] = field(default_factory=list)
 
-    def add(self, pairs: list[tuple[str, str]], choices: dict[str, set[str]]) -> None:
+    def add(self, pairs: list[tuple[str, str]], choices: dict[str, set[str]], files: list[str] = ()) -> None:
         if not self.baseline:
             self.baseline = list(pairs)
+        self.files += [name for name in files if name not in self.files]
         for name, value in pairs:
             self.choices.setdefault(name, set()).add(value)
         for name, values in choices.items():
@@ -209,7 +220,7 @@ def _read(app: Flask, client: Any, world: World, pages: list[Page]) -> Iterator[
                 rule = _rule_of(app, path, method)
                 if rule is not None:
                     inputs = Inputs()
-                    inputs.add(form.pairs, form.choices)
+                    inputs.add(form.pairs, form.choices, form.files)
                     yield (rule, method), page, inputs
         for path, pairs in scanned.links:
             rule = _rule_of(app, path, "GET")
@@ -241,7 +252,7 @@ def _inputs(app: Flask, client: Any, world: World, user: str, side: str | None, 
     found = Inputs()
     for page_key, _, inputs in _read(app, client, world, pages):
         if page_key == key:
-            found.add(inputs.baseline, inputs.choices)
+            found.add(inputs.baseline, inputs.choices, inputs.files)
     return found
 
 
@@ -453,6 +464,8 @@ def test_no_input_gets_a_5xx(
     slow = BINARY.search(rule) is not None
     examples = max(2 if slow else 6, (SLOW_EXAMPLES if slow else EXAMPLES) // len(contexts))
 
+    with app.test_request_context():
+        file_header = template_headers()  # the passenger list's, the one file the service reads
     all_ids = sorted({i for ids in world.sides.values() for i in ids.values()} | set(world.catalog.values()))
     params = re.findall(r"<int:(\w+)>", rule)
     own_query = sorted(_query_names(endpoint))
@@ -500,6 +513,12 @@ def test_no_input_gets_a_5xx(
                 pairs = _pairs(data.draw, form_inputs, [], ["csrf_token", "next", "page"])
                 body = encode(pairs, raw=data.draw(st.booleans(), label="raw body"))
                 content_type = data.draw(st.sampled_from(CONTENT_TYPES), label="content type")
+                # Drawn for every form, sent with those that have a file input (the shape stays the same).
+                upload = data.draw(hostile_file(file_header, PASSENGERS), label="file")
+                if form_inputs.files and content_type.startswith(("application/x-www", "multipart/")):
+                    files = [(name, *upload) for name in form_inputs.files]
+                    body = multipart(pairs, files, BOUNDARY.encode())
+                    content_type = f"multipart/form-data; boundary={BOUNDARY}"
             headers = {"Accept": data.draw(st.sampled_from(ACCEPTS), label="accept")}
             tracebacks.last = ""
             response = client.open(
