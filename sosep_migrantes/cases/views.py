@@ -142,6 +142,10 @@ def _edit_form(
 @permission_required(Permission.CASE_EDIT)
 def edit(family_id: int) -> ResponseReturnValue:
     family = queries.get_family(current_user, family_id) or abort(404)
+    if family.anonymised_at is not None:
+        # Its personal data was removed by the retention rule: nothing left to edit, nothing to put back.
+        flash(_("Este caso fue anonimizado por el plazo de conservación: ya no se puede editar."), "info")
+        return redirect(url_for("cases.detail", family_id=family.id))
     if request.method == "GET":
         return _edit_form(family, family_values(family), {})
     values = submitted_values()

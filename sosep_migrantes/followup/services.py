@@ -372,6 +372,10 @@ def reopen(family: FamilyUnit, data: dict[str, Any], user: User) -> CaseClosure:
     """Reopen a closed case, saying why; its first contact falls due again from today."""
     if not is_closed(family):
         raise ServiceError({"note": _("El caso no está cerrado.")})
+    if family.anonymised_at is not None:
+        raise ServiceError(
+            {"note": _("Este caso fue anonimizado: si la familia regresa, regístrela como un caso nuevo.")}
+        )
     closure = CaseClosure(
         family_id=family.id, kind=ClosureKind.REOPEN, note=data["note"], created_by_id=user.id
     )

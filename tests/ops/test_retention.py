@@ -497,3 +497,20 @@ def test_anonymised_demo_data_gives_the_same_reports(app, ctx):
     anonymised = db.session.scalars(select(FamilyUnit).where(FamilyUnit.anonymised_at.is_not(None))).all()
     assert len(anonymised) == closed
     assert [leftover_texts(family.id) for family in anonymised] == [{}] * closed
+
+
+def test_an_anonymised_case_can_be_neither_edited_nor_reopened(app, users, cases, client):
+    from sosep_migrantes.core.errors import ServiceError
+    from sosep_migrantes.followup import services as followup_services
+
+    assert run(app).exit_code == 0
+    fid = cases["old"]["Quiej"]
+    login(client, users["desk"])
+    for method in ("GET", "POST"):
+        response = client.open(f"/cases/{fid}/edit", method=method, data={"full_name": "x"})
+        assert (response.status_code, response.location) == (302, f"/cases/{fid}"), method
+    db.session.expire_all()
+    family = db.session.get(FamilyUnit, fid)
+    with pytest.raises(ServiceError) as refused:
+        followup_services.reopen(family, {"note": "Regresó"}, users["quiche"])
+    assert "caso nuevo" in refused.value.errors["note"]
