@@ -31,7 +31,7 @@ import logging
 import os
 import re
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
@@ -168,7 +168,9 @@ class Inputs:
     #: File inputs: the form goes as multipart/form-data with a hostile file in each.
     files: list[str] = field(default_factory=list)
 
-    def add(self, pairs: list[tuple[str, str]], choices: dict[str, set[str]], files: list[str] = ()) -> None:
+    def add(
+        self, pairs: list[tuple[str, str]], choices: dict[str, set[str]], files: Iterable[str] = ()
+    ) -> None:
         if not self.baseline:
             self.baseline = list(pairs)
         self.files += [name for name in files if name not in self.files]
