@@ -257,9 +257,12 @@ def needs_shown(arrival: Arrival, form: Any, errors: dict[str, str] | None = Non
     return shown
 
 
-def desk_form_parts(arrival: Arrival, errors: dict[str, str] | None = None) -> dict[str, Any]:
-    """The template context of the needs and referrals sections, from the request's form (or nothing)."""
-    form = request.form
+def desk_form_parts(
+    arrival: Arrival, errors: dict[str, str] | None = None, form: Any = None
+) -> dict[str, Any]:
+    """The template context of the needs and referrals sections, from ``form`` (by default the request's:
+    what was typed, or nothing)."""
+    form = request.form if form is None else form
     shown = referrals_shown(arrival, form, errors)
     taken = {item.institution.code for item in shown}
     share = may_share(form)

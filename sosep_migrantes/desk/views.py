@@ -31,8 +31,6 @@ from ..cases.queries import (
 )
 from ..cases.schemas import FamilyUnitSchema
 from ..cases.services import EditConflict
-from ..catalogs.models import Institution
-from ..catalogs.services import active_items
 from ..core.errors import ServiceError
 from ..core.forms import form_errors, form_to_data
 from ..core.permissions import Permission, permission_required
@@ -42,7 +40,7 @@ from ..core.transaction import AlreadySaved, unit_of_work
 from ..reception.models import Arrival
 from ..reception.services import get_arrival
 from ..referrals.services import family_referrals
-from .form import desk_form_parts, may_share, member_rows, needs_shown, referrals_shown, row_positions
+from .form import desk_form_parts, needs_shown, row_positions
 from .imports import confirm_upload, confirmed_lists, preview_upload
 from .passenger_list import (
     MAX_FILE_BYTES,
@@ -108,7 +106,7 @@ def _family_form(
     # Confirming a pre-registered family, the page first shows what the list said: the needs' quantities
     # and the suggested referrals are read from those values, as from a form sent.
     opened = confirming is not None and request.method == "GET"
-    parts = _desk_parts(arrival, _as_form(values), errors) if opened else None
+    parts = desk_form_parts(arrival, errors, _as_form(values)) if opened else None
     return render_template(
         "reception/family_new.html",
         arrival=arrival,
@@ -147,23 +145,15 @@ def _as_form(values: dict[str, Any]) -> MultiDict[str, str]:
     return form
 
 
-def _desk_parts(arrival: Arrival, form: MultiDict[str, str], errors: dict[str, str]) -> dict[str, Any]:
-    """:func:`.form.desk_form_parts` for a given form instead of the request's."""
-    shown = referrals_shown(arrival, form, errors)
-    taken = {item.institution.code for item in shown}
-    share = may_share(form)
-    needs = needs_shown(arrival, form, errors)
-    return {
-        "desk_needs": needs,
-        "desk_defaults": {line.need.code: line.default for line in needs},
-        "desk_referrals": shown,
-        "desk_people": [(row.index, row.name) for row in member_rows(form)],
-        "other_institutions": [
-            i for i in active_items(Institution) if i.code not in taken and (i.is_sosep or share)
-        ],
-        "delivered_by": current_user.full_name,
-        "may_share": share,
-    }
+def _flash_saved(message: str, referrals: list[Any]) -> None:
+    """The desk's answer to a save: the family, and where its slips went."""
+    if referrals:
+        message += " " + ngettext(
+            "%(num)d derivación enviada; su boleta está en la cola de la llegada.",
+            "%(num)d derivaciones enviadas; sus boletas están en la cola de la llegada.",
+            len(referrals),
+        )
+    flash(message, "success")
 
 
 @bp.post("/<int:arrival_id>/families/suggestions")
@@ -224,19 +214,15 @@ def new_family(arrival_id: int) -> ResponseReturnValue:
         return _family_form(arrival, values, form_errors(exc), 400)
     except AlreadySaved:
         return _already_saved(arrival, token)
-    message = ngettext(
-        "Unidad familiar %(case)s registrada con %(num)d integrante.",
-        "Unidad familiar %(case)s registrada con %(num)d integrantes.",
-        len(family.members),
-        case=family.case_number,
+    _flash_saved(
+        ngettext(
+            "Unidad familiar %(case)s registrada con %(num)d integrante.",
+            "Unidad familiar %(case)s registrada con %(num)d integrantes.",
+            len(family.members),
+            case=family.case_number,
+        ),
+        referrals,
     )
-    if referrals:
-        message += " " + ngettext(
-            "%(num)d derivación enviada; su boleta está en la cola de la llegada.",
-            "%(num)d derivaciones enviadas; sus boletas están en la cola de la llegada.",
-            len(referrals),
-        )
-    flash(message, "success")
     # Straight on to the next family of the same arrival.
     return redirect(url_for("desk.new_family", arrival_id=arrival.id, saved=family.id))
 
@@ -370,17 +356,13 @@ def confirm_family(arrival_id: int, family_id: int) -> ResponseReturnValue:
             _("Otra persona guardó esta unidad familiar mientras la confirmaba: revise sus datos."), "error"
         )
         return redirect(url_for("desk.confirm_family", arrival_id=arrival.id, family_id=family_id))
-    message = ngettext(
-        "Unidad familiar %(case)s confirmada con %(num)d integrante.",
-        "Unidad familiar %(case)s confirmada con %(num)d integrantes.",
-        len(family.members),
-        case=family.case_number,
+    _flash_saved(
+        ngettext(
+            "Unidad familiar %(case)s confirmada con %(num)d integrante.",
+            "Unidad familiar %(case)s confirmada con %(num)d integrantes.",
+            len(family.members),
+            case=family.case_number,
+        ),
+        referrals,
     )
-    if referrals:
-        message += " " + ngettext(
-            "%(num)d derivación enviada; su boleta está en la cola de la llegada.",
-            "%(num)d derivaciones enviadas; sus boletas están en la cola de la llegada.",
-            len(referrals),
-        )
-    flash(message, "success")
     return redirect(url_for("desk.arrival", arrival_id=arrival.id, confirmed=family.id))
