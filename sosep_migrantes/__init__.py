@@ -90,6 +90,7 @@ def _register_models() -> None:
     from .needs import models as _needs  # noqa: F401
     from .reception import models as _reception  # noqa: F401
     from .referrals import models as _referrals  # noqa: F401
+    from .returnees import models as _returnees  # noqa: F401
 
 
 def _register_blueprints(app: Flask) -> None:
@@ -107,6 +108,7 @@ def _register_blueprints(app: Flask) -> None:
     from .referrals.partner import bp as partner_bp
     from .referrals.views import bp as referrals_bp
     from .reports.views import bp as reports_bp
+    from .returnees.views import bp as returnees_bp
 
     for bp in (
         core_bp,
@@ -121,6 +123,7 @@ def _register_blueprints(app: Flask) -> None:
         followup_bp,
         partner_bp,
         reports_bp,
+        returnees_bp,
     ):
         app.register_blueprint(bp)
 

@@ -23,6 +23,7 @@ from ..catalogs.models import (
 from ..core.timeutil import age_on, to_local
 from ..db import Base, created_at_col, intpk
 from ..reception.models import Arrival
+from .phonetic import MemberKeyKind
 
 
 class CaseStatus(enum.StrEnum):
@@ -272,3 +273,22 @@ class Member(Base):
     @property
     def pregnancy_label(self) -> str:
         return str(PREGNANCY_LABELS[Pregnancy(self.pregnancy)]) if self.pregnancy else ""
+
+
+class MemberKey(Base):
+    """A phonetic key a member is found by as an earlier record of a returning person (issue #12).
+
+    Kept by every write of a member (``cases.services.refresh_member_keys``, the bulk generator, the
+    migration's backfill) from :func:`~.phonetic.member_keys`; removed with the names when a case is
+    anonymised. Looked up by equality on ``key`` (btree), so one person's candidates read a few index
+    entries at a million persons.
+    """
+
+    __tablename__ = "member_keys"
+    __table_args__ = (Index("ix_member_keys_key", "key"),)
+
+    id: Mapped[intpk]
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[MemberKeyKind]
+    #: ``"lps mr 1990"`` (a pair and a year) or ``"lps 1990-05-03"`` (a word and a date of birth).
+    key: Mapped[str] = mapped_column(String(80))

@@ -21,7 +21,7 @@ from ..catalogs.models import Centre, Department, FamilyRelationship, Municipali
 from ..core.permissions import Permission, Role
 from ..core.schema import is_submission_token
 from ..core.text import fold
-from ..core.timeutil import LOCAL_TZ, age_on, to_local
+from ..core.timeutil import LOCAL_TZ
 from ..extensions import db
 from ..reception.models import Arrival
 from ..reception.services import scoped_arrivals
@@ -293,83 +293,6 @@ def arrivals_with_family_counts(user: User, limit: int = 50) -> Sequence[tuple[A
         .limit(limit)
     )
     return db.session.execute(stmt).all()
-
-
-#: The most earlier records offered for one person at the desk.
-EARLIER_RECORDS_LIMIT = 5
-
-
-@dataclass(frozen=True)
-class EarlierRecord:
-    member: Member
-    family: FamilyUnit
-    #: "cui" (the same CUI) or "name" (the same names, folded, and a compatible age).
-    reason: str
-
-
-def earlier_records(
-    user: User,
-    *,
-    given_names: str,
-    surnames: str,
-    cui: str | None,
-    birth_date: dt.date | None,
-    age: int | None,
-    on: dt.date,
-) -> list[EarlierRecord]:
-    """Earlier records of the person being typed at the desk, among the cases this user may see: the same
-    CUI, or the same folded given names and surnames with a compatible date of birth or age (a year either
-    way). One function, so the national, index-backed version (issue #12) can replace it.
-    """
-    found: dict[int, EarlierRecord] = {}
-    if cui and len(cui) == 13 and cui.isdigit():
-        rows = db.session.execute(
-            scoped_families(user)
-            .join(Member, Member.family_id == FamilyUnit.id)
-            .where(Member.cui == cui)
-            .add_columns(Member)
-            .order_by(FamilyUnit.id.desc())
-            .limit(EARLIER_RECORDS_LIMIT)
-        ).all()
-        for family, member in rows:
-            found[member.id] = EarlierRecord(member, family, "cui")
-    words = search_words(f"{given_names} {surnames}")
-    if len(found) < EARLIER_RECORDS_LIMIT and len(words) >= 2 and any(len(w) >= MIN_WORD for w in words):
-        wanted_given, wanted_surnames = fold(given_names), fold(surnames)
-        candidates = db.session.execute(
-            scoped_families(user)
-            .where(*[FamilyUnit.search_text.like(f"%{_escape_like(w)}%", escape="/") for w in words])
-            .join(Member, Member.family_id == FamilyUnit.id)
-            .add_columns(Member)
-            .order_by(FamilyUnit.id.desc())
-            .limit(50)
-        ).all()
-        for family, member in candidates:
-            if member.id in found or len(found) >= EARLIER_RECORDS_LIMIT:
-                continue
-            if fold(member.given_names) != wanted_given or fold(member.surnames) != wanted_surnames:
-                continue
-            if _compatible_age(member, family, birth_date, age, on):
-                found[member.id] = EarlierRecord(member, family, "name")
-    return list(found.values())
-
-
-def _compatible_age(
-    member: Member, family: FamilyUnit, birth_date: dt.date | None, age: int | None, on: dt.date
-) -> bool:
-    if birth_date is not None and member.birth_date is not None:
-        return member.birth_date == birth_date
-    if birth_date is None and age is None:
-        return True  # nothing typed yet to tell them apart: offered, staff decide
-    typed_age = age if age is not None else age_on(birth_date, on) if birth_date is not None else None
-    if member.birth_date is not None:
-        then_age = age_on(member.birth_date, on)
-    elif member.estimated_age is not None:
-        arrived = to_local(family.arrival.arrived_at).date() if family.arrival else on
-        then_age = member.estimated_age + max(0, (on - arrived).days // 365)
-    else:
-        return True
-    return typed_age is None or abs(then_age - typed_age) <= 1
 
 
 def preregistered_families(user: User, arrival_id: int, q: str | None = None) -> Sequence[FamilyUnit]:

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from typing import Any, Protocol, cast
 
 from flask_babel import gettext as _
-from sqlalchemy import Table, select
+from sqlalchemy import Table, delete, insert, select
 from sqlalchemy.orm.exc import StaleDataError
 
 from ..auth.models import User
@@ -20,7 +20,8 @@ from ..db import utcnow
 from ..extensions import db
 from ..reception.models import Arrival
 from .lifecycle import case_changed
-from .models import CaseStatus, FamilyUnit, Member
+from .models import CaseStatus, FamilyUnit, Member, MemberKey
+from .phonetic import member_keys
 
 FAMILY_FIELDS = (
     "community",
@@ -102,6 +103,26 @@ def refresh_search_text(family: FamilyUnit) -> None:
     family.search_text = search_text_of(family.case_number, family.members)
 
 
+def refresh_member_keys(family: FamilyUnit, *, previous: Iterable[int] = ()) -> None:
+    """Write again the phonetic keys of the family's members (flushed: they need their ids), and drop those
+    of ``previous`` members (removed by an edit), so the returnee search finds what is saved now."""
+    ids = {m.id for m in family.members} | set(previous)
+    if ids:
+        db.session.execute(delete(MemberKey).where(MemberKey.member_id.in_(ids)))
+    arrived_on = to_local(family.arrival.arrived_at).date()
+    rows = [
+        {"member_id": member.id, "kind": kind, "key": key}
+        for member in family.members
+        for kind, key in sorted(
+            member_keys(
+                member.given_names, member.surnames, member.birth_date, member.estimated_age, arrived_on
+            )
+        )
+    ]
+    if rows:
+        db.session.execute(insert(MemberKey), rows)
+
+
 def register_family(
     arrival: Arrival, data: dict[str, Any], user: User, *, preregistered: bool = False
 ) -> FamilyUnit:
@@ -136,6 +157,7 @@ def register_family(
     case_changed(family, user)  # before the INSERT: its follow-up dates go in with it
     db.session.add(family)
     db.session.flush()
+    refresh_member_keys(family)
     audit.record(
         AuditAction.FAMILY_CREATE,
         "family",
@@ -199,6 +221,7 @@ def update_family(family: FamilyUnit, data: dict[str, Any], user: User) -> Famil
         db.session.flush()
     except StaleDataError as exc:  # the caller rolls back
         raise EditConflict(-1) from exc
+    refresh_member_keys(family, previous=removed)
     after = _snapshot(family)
     changed = sorted(k for k in before.keys() | after.keys() if after.get(k) != before.get(k))
     audit.record(

@@ -90,6 +90,9 @@ class AuditAction(enum.StrEnum):
     FAMILY_CONFIRM = "family:confirm"
     #: An arrival's passenger list was confirmed: its family groups became pre-registered family units.
     PASSENGER_LIST_IMPORT = "passenger_list:import"
+    #: A member was linked to an earlier record of the same person (a re-migration), or the record dismissed.
+    RETURNEE_LINK = "returnee:link"
+    RETURNEE_DISMISS = "returnee:dismiss"
 
 
 #: How an action reads in the history shown to staff; a stored action missing here is shown as its code.
@@ -136,6 +139,8 @@ ACTION_LABELS: dict[str, Any] = {
     AuditAction.FAMILY_ANONYMISE: _l("Datos personales anonimizados por el plazo de conservación"),
     AuditAction.FAMILY_CONFIRM: _l("Unidad familiar pre-registrada confirmada en el escritorio"),
     AuditAction.PASSENGER_LIST_IMPORT: _l("Lista de pasajeros importada"),
+    AuditAction.RETURNEE_LINK: _l("Vinculado a un registro anterior (re-migración)"),
+    AuditAction.RETURNEE_DISMISS: _l("Registro anterior descartado"),
 }
 
 

@@ -61,6 +61,10 @@ class Permission(enum.StrEnum):
     REFERRAL_RESPOND = "referral:respond"
     #: Approve or refuse an access an admin granted (the two-person rule; never one's own request).
     ACCESS_APPROVE = "access:approve"
+    #: Earlier records of a person anywhere in the country, cut to the minimum outside one's scope.
+    RETURNEE_VIEW = "returnee:view"
+    #: Link a person to an earlier record (a re-migration) or dismiss it.
+    RETURNEE_LINK = "returnee:link"
 
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
@@ -82,6 +86,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.FOLLOWUP_OVERVIEW,
             Permission.REPORT_VIEW,
             Permission.ACCESS_APPROVE,
+            Permission.RETURNEE_VIEW,
         }
     ),
     Role.RECEPTION: frozenset(
@@ -94,6 +99,8 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.REFERRAL_CREATE,
             Permission.REFERRAL_UPDATE,
             Permission.REPORT_VIEW,
+            Permission.RETURNEE_VIEW,
+            Permission.RETURNEE_LINK,
         }
     ),
     Role.SEDE: frozenset(
@@ -105,6 +112,8 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.FOLLOWUP_INBOX,
             Permission.FOLLOWUP_RECORD,
             Permission.REPORT_VIEW,
+            Permission.RETURNEE_VIEW,
+            Permission.RETURNEE_LINK,
         }
     ),
     # No case:view: a partner reaches only its institution's referrals, through referrals.partner.

@@ -1,5 +1,7 @@
-"""Returnee hint at the desk (issue #11, item 5): while a member is typed, earlier records of the same
-person that this user may see are offered, so the new case is not a stranger's."""
+"""Returnee hint at the desk (issue #11, item 5; national since issue #12): while a member is typed, earlier
+records of the same person anywhere in the country are offered (``returnees.services.find_candidates``),
+cut to the case number, centre, date and sede outside the user's scope, so the new case is not a
+stranger's. Once saved, the case page's "Registros anteriores" links or dismisses them."""
 
 from __future__ import annotations
 
@@ -7,10 +9,10 @@ from flask import abort, render_template, request
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
 
-from ..cases.queries import earlier_records
 from ..core.permissions import Permission, permission_required
 from ..core.timeutil import to_local
 from ..reception.services import get_arrival
+from ..returnees.services import find_candidates
 from .form import member_rows
 from .views import bp
 
@@ -26,7 +28,10 @@ def earlier(arrival_id: int) -> ResponseReturnValue:
         return "", 204
     prefix = f"members-{row.index}-"
     cui = "".join(ch for ch in request.form.get(prefix + "cui", "") if ch.isascii() and ch.isdigit())
-    records = earlier_records(
+    # Confirming a family pre-registered from the passenger list, its members have ids: a member is not
+    # an earlier record of itself.
+    own = request.form.get(prefix + "id", "")
+    candidates = find_candidates(
         current_user,
         given_names=request.form.get(prefix + "given_names", "")[:120],
         surnames=request.form.get(prefix + "surnames", "")[:120],
@@ -34,9 +39,7 @@ def earlier(arrival_id: int) -> ResponseReturnValue:
         birth_date=row.birth_date,
         age=row.age,
         on=to_local(arrival.arrived_at).date(),
+        exclude_member_id=int(own) if own.isascii() and own.isdigit() and len(own) < 10 else None,
+        limit=5,
     )
-    # Confirming a family pre-registered from the passenger list, its members have ids: a member is not
-    # an earlier record of itself.
-    own = request.form.get(prefix + "id", "")
-    records = [record for record in records if str(record.member.id) != own]
-    return render_template("desk/_earlier_records.html", records=records, row=row)
+    return render_template("desk/_earlier_records.html", candidates=candidates, row=row)

@@ -267,6 +267,13 @@ MATRIX: tuple[Route, ...] = (
     Route("/cases/<int:family_id>", "GET", P.CASE_VIEW, scope="family"),
     Route("/cases/<int:family_id>/edit", "GET", P.CASE_EDIT, scope="family"),
     Route("/cases/<int:family_id>/edit", "POST", P.CASE_EDIT, scope="family", ok=INVALID),
+    # returnees (issue #12): each member's earlier records anywhere in the country (cut to the minimum
+    # outside the scope); linking or dismissing one (an empty form: 400)
+    Route("/cases/<int:family_id>/earlier-records", "GET", P.RETURNEE_VIEW, scope="family"),
+    Route("/cases/<int:family_id>/earlier-records/link", "POST", P.RETURNEE_LINK, scope="family", ok=INVALID),
+    Route(
+        "/cases/<int:family_id>/earlier-records/dismiss", "POST", P.RETURNEE_LINK, scope="family", ok=INVALID
+    ),
     # needs: reading the checklist needs case:view, saving it case:edit
     Route("/cases/<int:family_id>/needs", "GET", P.CASE_VIEW, scope="family"),
     Route("/cases/<int:family_id>/needs", "POST", P.CASE_EDIT, scope="family", ok=INVALID),

@@ -17,7 +17,8 @@ from sosep_migrantes.followup import services as followup_services
 from sosep_migrantes.needs import services as need_services
 from sosep_migrantes.needs.models import NeedStatus
 from sosep_migrantes.referrals.models import Priority, Referral, ReferralStatus
-from tests.factories import make_arrival, make_family, make_user
+from sosep_migrantes.returnees.services import link_returnee
+from tests.factories import make_arrival, make_family, make_user, member
 from tests.referrals.helpers import refer
 
 
@@ -47,6 +48,7 @@ def test_every_status_role_mode_priority_and_kind_column_is_an_enum():
         ("family_units", "consent_type"),
         ("family_units", "status"),
         ("institutions", "kind"),
+        ("member_keys", "kind"),
         ("members", "pregnancy"),
         ("members", "sex"),
         ("number_sequences", "kind"),
@@ -54,6 +56,7 @@ def test_every_status_role_mode_priority_and_kind_column_is_an_enum():
         ("referral_events", "to_status"),
         ("referrals", "priority"),
         ("referrals", "status"),
+        ("returnee_links", "decision"),
         ("users", "role"),
     }
 
@@ -83,6 +86,11 @@ def case_with_everything(app, ctx):
         user,
     )
     followup_services.close(family, {"reason": "declined"}, user)
+    db.session.commit()
+    # The same person back again, linked as a re-migration (returnee_links).
+    head = family.members[0]
+    again = make_family(user, make_arrival(user), members=[member(head.given_names, head.surnames, age=33)])
+    link_returnee(user, again.members[0].id, head.id)
     db.session.commit()
     return family
 

@@ -25,6 +25,8 @@ LAYERS: list[set[str]] = [
     {"auth"},
     {"reception"},
     {"cases"},
+    # Earlier records of a returning person across the country, linked or dismissed (issue #12).
+    {"returnees"},
     {"needs"},
     {"referrals"},
     # The desk: registration, needs and referrals of a family on one screen.

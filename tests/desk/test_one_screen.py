@@ -171,7 +171,7 @@ def test_the_error_summary_names_member_and_field_in_page_order(client, ctx):
     assert "Indique la fecha de nacimiento o la edad estimada." not in html
 
 
-def test_earlier_records_of_the_person_being_typed_are_offered_within_scope(client, ctx):
+def test_earlier_records_of_the_person_being_typed_are_offered_across_the_country(client, ctx):
     from tests.factories import make_family, member
 
     user = make_user("reception", centre="FAG")
@@ -203,4 +203,7 @@ def test_earlier_records_of_the_person_being_typed_are_offered_within_scope(clie
         given_names="María Elena", surnames="López Pérez", estimated_age="60"
     )
     assert "mismo CUI" in offered(given_names="M", surnames="L", cui="2456789051304")
-    assert offered(given_names="Rosa", surnames="Chávez Pu", estimated_age="40") == ""  # another centre's
+    # Another centre's case (issue #12): offered, but only as its number, centre, date and sede.
+    other = offered(given_names="Rosa", surnames="Chávez Pu", estimated_age="40")
+    assert "TECUN_UMAN-" in other and "Otro ámbito" in other
+    assert "Rosa" not in other and "Chávez" not in other and "/cases/" not in other
