@@ -6,7 +6,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, current_app, has_request_context, session
+from flask import Flask, current_app, has_request_context, request, session
 from flask_login import current_user
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -22,6 +22,10 @@ def select_locale() -> str:
     if not has_request_context():  # CLI commands and jobs: no session, no user
         return "es_GT"
     languages = babel_languages()
+    if request.accept_languages and request.path.startswith(current_app.config["API_PREFIX"] + "/"):
+        # An integration says its language in each request (field errors in Spanish or English).
+        best = request.accept_languages.best_match(["es", "es-GT", "en"], default="es")
+        return "en" if best == "en" else "es_GT"
     if current_user and current_user.is_authenticated and current_user.locale in languages:
         user_locale: str = current_user.locale
         return user_locale
@@ -68,6 +72,10 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     _register_models()
     _register_blueprints(app)
     _register_cli(app)
+
+    from . import api
+
+    api.init_app(app)
 
     from .core import errors, templating, transaction
 
@@ -129,7 +137,7 @@ def _register_blueprints(app: Flask) -> None:
 
 
 def _register_cli(app: Flask) -> None:
-    from .auth.cli import users_cli
+    from .auth.cli import tokens_cli, users_cli
     from .catalogs.cli import catalogs_cli
     from .cli import setup_command
     from .demo.cli import demo_data_command
@@ -137,6 +145,7 @@ def _register_cli(app: Flask) -> None:
     from .reports.cli import report_command
 
     app.cli.add_command(users_cli)
+    app.cli.add_command(tokens_cli)
     app.cli.add_command(catalogs_cli)
     app.cli.add_command(setup_command)
     app.cli.add_command(demo_data_command)

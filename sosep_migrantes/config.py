@@ -91,6 +91,17 @@ def _settings(instance_path: Path) -> dict[str, Any]:
         "FOLLOWUP_URGENT_FIRST_CONTACT_DAYS": int(env.get("FOLLOWUP_URGENT_FIRST_CONTACT_DAYS", "3")),
         "FOLLOWUP_NEXT_CONTACT_DAYS": int(env.get("FOLLOWUP_NEXT_CONTACT_DAYS", "30")),
         "FOLLOWUP_NOT_LOCATED_ATTEMPTS": int(env.get("FOLLOWUP_NOT_LOCATED_ATTEMPTS", "3")),
+        # The JSON API (issue #12): its prefix, the OpenAPI document (flask-smorest) and its limits.
+        "API_PREFIX": "/api/v1",
+        "API_TITLE": "SOSEP Migrantes API",
+        "API_VERSION": "v1",
+        "OPENAPI_VERSION": "3.0.3",
+        "OPENAPI_URL_PREFIX": "/api/v1",
+        "OPENAPI_JSON_PATH": "openapi.json",
+        "API_PAGE_SIZE": 25,
+        "API_MAX_PAGE_SIZE": 100,
+        #: Requests per token (or address) and minute through the API.
+        "API_RATE_LIMIT": env.get("API_RATE_LIMIT", "600 per minute"),
         #: Years a closed case keeps its personal data: ``flask retention anonymise`` then anonymises it.
         "RETENTION_YEARS": int(env.get("RETENTION_YEARS", "5")),
     }

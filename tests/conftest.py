@@ -32,6 +32,8 @@ CASE_TABLES = (
     "referrals",
     "service_deliveries",
     "family_needs",
+    "returnee_links",
+    "member_keys",
     "member_languages",
     "members",
     "family_migration_reasons",
@@ -42,6 +44,7 @@ CASE_TABLES = (
     "arrivals",
     "user_sessions",
     "recovery_codes",
+    "api_tokens",
     "users",
 )
 

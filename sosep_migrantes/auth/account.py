@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import Blueprint, flash, redirect, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
@@ -12,8 +14,8 @@ from ..core.errors import ServiceError
 from ..core.forms import form_errors, form_to_data
 from ..core.permissions import login_required
 from ..core.transaction import unit_of_work
-from . import second_factor, services, sessions
-from .schemas import ChangePasswordSchema, CodeSchema
+from . import second_factor, services, sessions, tokens
+from .schemas import ApiTokenSchema, ChangePasswordSchema, CodeSchema
 
 bp = Blueprint("account", __name__, url_prefix="/account")
 
@@ -24,13 +26,48 @@ PENDING_SECRET = "totp_pending"  # noqa: S105 - a session key, not a secret
 @bp.get("/")
 @login_required
 def index() -> ResponseReturnValue:
+    return _account_page()
+
+
+def _account_page(
+    token_errors: dict[str, str] | None = None, token_values: dict[str, Any] | None = None
+) -> ResponseReturnValue:
     return render_template(
         "auth/account.html",
         sessions=sessions.live_sessions(current_user),
         current=sessions.current(),
         required=second_factor.required_for(current_user),
         codes_left=second_factor.recovery_codes_left(current_user) if current_user.has_second_factor else 0,
-    )
+        api_tokens=tokens.live_tokens(current_user),
+        token_errors=token_errors or {},
+        token_values=token_values or {},
+    ), (400 if token_errors else 200)
+
+
+@bp.post("/tokens")
+@login_required
+def create_token() -> ResponseReturnValue:
+    """A personal API token: shown once on the page that answers, never again."""
+    values = form_to_data(request.form)
+    try:
+        with unit_of_work():
+            data = ApiTokenSchema().load(values)
+            new = tokens.create_token(current_user, data["name"], data["days"], created_by=current_user)
+    except (ValidationError, ServiceError) as exc:
+        return _account_page(form_errors(exc), values)
+    return render_template("auth/api_token_created.html", token=new.token, secret=new.secret)
+
+
+@bp.post("/tokens/<int:token_id>/revoke")
+@login_required
+def revoke_token(token_id: int) -> ResponseReturnValue:
+    with unit_of_work():
+        revoked = tokens.revoke_token(current_user, token_id, revoked_by=current_user)
+    if revoked:
+        flash(_("Token revocado: ya no abre la API."), "success")
+    else:
+        flash(_("Ese token no es suyo o ya no está vigente."), "error")
+    return redirect(url_for("account.index"))
 
 
 @bp.route("/password", methods=["GET", "POST"])

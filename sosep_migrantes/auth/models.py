@@ -152,3 +152,31 @@ class RecoveryCode(Base):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     code_hash: Mapped[str] = mapped_column(String(64))
     used_at: Mapped[dt.datetime | None]
+
+
+class ApiToken(Base):
+    """A personal API token (``Authorization: Bearer``): the account's role and scope, nothing more.
+
+    Shown once when created; only its SHA-256 is kept (the token is 256 random bits, so a fast hash is
+    enough). It stops working when it expires, when it is revoked, and whenever its account could not sign
+    in (deactivated, waiting for a second person's approval, owing a new password).
+    """
+
+    __tablename__ = "api_tokens"
+    __table_args__ = (Index("ix_api_tokens_user_id_revoked_at", "user_id", "revoked_at"),)
+
+    id: Mapped[intpk]
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    #: The token's first characters, so its owner can tell tokens apart (not enough to use it).
+    prefix: Mapped[str] = mapped_column(String(16))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    #: What the token is for, in the owner's words ("Sistema de OIM").
+    name: Mapped[str] = mapped_column(String(80))
+    created_at: Mapped[created_at_col]
+    #: Who made it: the owner, an admin (for a service account) or null (the command line).
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    expires_at: Mapped[dt.datetime]
+    last_used_at: Mapped[dt.datetime | None]
+    revoked_at: Mapped[dt.datetime | None]
+
+    user: Mapped[User] = relationship(foreign_keys=[user_id], lazy="joined", innerjoin=True)

@@ -91,3 +91,18 @@ class UserSchema(InputSchema):
 
 class NewUserSchema(UserSchema):
     password = _password(required=True)
+
+
+class ApiTokenSchema(InputSchema):
+    """A new personal API token: what it is for and how many days it works."""
+
+    class Meta:
+        unknown = EXCLUDE
+
+    name = text(required=True, max_length=80)
+    days = fields.Integer(
+        load_default=30,
+        strict=False,
+        validate=validate.Range(min=1, max=365, error=_l("La vigencia debe estar entre 1 y 365 días.")),
+        error_messages={"invalid": _l("Escriba un número de días.")},
+    )

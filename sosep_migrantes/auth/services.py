@@ -17,7 +17,7 @@ from ..core.errors import ServiceError
 from ..core.permissions import Role
 from ..db import utcnow
 from ..extensions import db
-from . import second_factor, sessions
+from . import second_factor, sessions, tokens
 from .models import User, _hasher, verify_password
 from .passwords import password_problem
 from .sessions import EndReason
@@ -181,6 +181,8 @@ def update_user(user: User, data: dict[str, Any], actor: User) -> User:
     if user.is_active_account and {"role", "password", "reactivated"} & set(changed):
         _request_access(user, actor)
     ended = sessions.end_all(user, end_reason) if end_reason else 0
+    # A token is the account's access too: whatever ends the sessions revokes the tokens.
+    revoked = tokens.revoke_all(user) if end_reason else 0
     db.session.flush()
     audit.record(
         AuditAction.USER_UPDATE,
@@ -189,6 +191,7 @@ def update_user(user: User, data: dict[str, Any], actor: User) -> User:
         role=user.role,
         changed=changed,
         sessions_ended=ended,
+        tokens_revoked=revoked,
         pending_approval=user.access_pending,
         actor_id=actor.id,
     )
@@ -202,6 +205,7 @@ def reset_second_factor(user: User, actor: User) -> None:
         raise ServiceError({"second_factor": _("No puede restablecer su propio segundo factor.")})
     second_factor.reset(user)
     ended = sessions.end_all(user, EndReason.SECOND_FACTOR)
+    tokens.revoke_all(user)
     if user.is_active_account:
         _request_access(user, actor)
     audit.record(AuditAction.USER_TOTP_RESET, "user", user.id, sessions_ended=ended, actor_id=actor.id)
@@ -254,6 +258,7 @@ def reject_access(user: User, approver: User) -> None:
     user.access_requested_at = None
     user.is_active_account = False
     sessions.end_all(user, EndReason.DEACTIVATED)
+    tokens.revoke_all(user)
     audit.record(
         AuditAction.USER_ACCESS_REJECT,
         "user",
@@ -271,6 +276,7 @@ def user_by_username(username: str) -> User | None:
 def reset_second_factor_by_operator(user: User) -> None:
     second_factor.reset(user)
     ended = sessions.end_all(user, EndReason.SECOND_FACTOR)
+    tokens.revoke_all(user)
     audit.record(AuditAction.USER_TOTP_RESET, "user", user.id, sessions_ended=ended, operator=True)
 
 

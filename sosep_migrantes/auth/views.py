@@ -21,19 +21,19 @@ from flask import (
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_babel import refresh as refresh_locale
-from flask_login import current_user, logout_user
+from flask_login import current_user, login_url, logout_user
 from marshmallow import ValidationError
 
 from ..catalogs.models import Institution
 from ..catalogs.services import active_items, all_centres, all_sedes
 from ..core.audit import AuditAction, AuditEvent
-from ..core.errors import ServiceError
+from ..core.errors import ServiceError, wants_json
 from ..core.forms import form_errors, form_to_data
 from ..core.pagination import paginate
 from ..core.permissions import ROLE_LABELS, Permission, login_required, permission_required
 from ..core.transaction import unit_of_work
 from ..extensions import db, limiter, login_manager
-from . import second_factor, services, sessions
+from . import second_factor, services, sessions, tokens
 from .models import User
 from .schemas import CodeSchema, LoginSchema, NewUserSchema, UserSchema
 from .throttle import LoginThrottle
@@ -48,10 +48,25 @@ login_manager.session_protection = "basic"
 
 
 login_manager.user_loader(sessions.load)
+# The JSON API's personal tokens (Authorization: Bearer), on the API's paths only.
+login_manager.request_loader(tokens.load_from_request)
+
+
+def unauthorized() -> ResponseReturnValue:
+    """Not signed in: the sign-in page, or for the API (and JSON clients) a 401 that says why."""
+    if wants_json():
+        abort(401)
+    return redirect(login_url("auth.login", next_url=request.url))
+
+
+login_manager.unauthorized_handler(unauthorized)
 
 
 #: Pages that open without a session, or whatever the session still owes.
-PUBLIC_ENDPOINTS = frozenset({"static", "auth.login", "auth.set_language", "core.healthz"})
+PUBLIC_ENDPOINTS = frozenset(
+    # The API's OpenAPI document and its documentation page describe it; they hold no data.
+    {"static", "auth.login", "auth.set_language", "core.healthz", "api-docs.openapi_json", "api_docs"}
+)
 #: Pages an account may open while its access waits for a second person (its own account's pages).
 ACCOUNT_ENDPOINTS = frozenset(
     {
@@ -96,6 +111,8 @@ def gate() -> ResponseReturnValue | None:
     if endpoint is None or endpoint in PUBLIC_ENDPOINTS:
         return None
     authenticated = current_user.is_authenticated  # loads the session (auth.sessions.load)
+    if authenticated and tokens.current_token() is not None:
+        return None  # a token's account owes nothing (tokens.load_from_request checked it): no session
     sessions.touch_or_expire()
     if not authenticated:
         ended = g.pop("session_ended", None)

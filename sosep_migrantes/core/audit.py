@@ -93,6 +93,11 @@ class AuditAction(enum.StrEnum):
     #: A member was linked to an earlier record of the same person (a re-migration), or the record dismissed.
     RETURNEE_LINK = "returnee:link"
     RETURNEE_DISMISS = "returnee:dismiss"
+    #: A personal API token was made or revoked (issue #12); the token itself is never in the trail.
+    API_TOKEN_CREATE = "api_token:create"  # noqa: S105 - an action name
+    API_TOKEN_REVOKE = "api_token:revoke"  # noqa: S105 - an action name
+    #: A case was read through the JSON API (who, with which token, when): an integration reads in bulk.
+    FAMILY_API_READ = "family:api_read"
 
 
 #: How an action reads in the history shown to staff; a stored action missing here is shown as its code.
@@ -141,6 +146,9 @@ ACTION_LABELS: dict[str, Any] = {
     AuditAction.PASSENGER_LIST_IMPORT: _l("Lista de pasajeros importada"),
     AuditAction.RETURNEE_LINK: _l("Vinculado a un registro anterior (re-migración)"),
     AuditAction.RETURNEE_DISMISS: _l("Registro anterior descartado"),
+    AuditAction.API_TOKEN_CREATE: _l("Token de API creado"),
+    AuditAction.API_TOKEN_REVOKE: _l("Token de API revocado"),
+    AuditAction.FAMILY_API_READ: _l("Consulta de un caso por la API"),
 }
 
 

@@ -8,6 +8,7 @@ fields, so the view shows each beside its field, as it does the schema's.
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from flask import Flask, jsonify, render_template, request
 from flask.typing import ResponseReturnValue
@@ -33,11 +34,16 @@ class ServiceError(ValueError):
 
 MESSAGES = {
     400: lambda: _("La solicitud no es válida."),
+    401: lambda: _("Inicie sesión, o envíe un token de API vigente (Authorization: Bearer)."),
     403: lambda: _("No tiene permiso para ver esta página."),
     404: lambda: _("No se encontró lo que busca, o no está dentro de su alcance."),
     405: lambda: _("Método no permitido."),
     409: lambda: _("Conflicto: los datos cambiaron mientras los editaba."),
+    412: lambda: _("El registro cambió desde que lo leyó (If-Match no coincide): vuelva a leerlo."),
     413: lambda: _("Lo enviado es demasiado grande."),
+    415: lambda: _("Envíe los datos como JSON (Content-Type: application/json)."),
+    422: lambda: _("Hay datos que corregir; vea los mensajes de cada campo."),
+    428: lambda: _("Envíe la cabecera If-Match con la ETag del registro leído."),
     429: lambda: _("Demasiados intentos. Espere un momento y vuelva a intentarlo."),
     500: lambda: _("Ocurrió un error inesperado. Nada se guardó; vuelva a intentarlo."),
     503: lambda: _("El servicio no está disponible en este momento."),
@@ -57,7 +63,21 @@ def wants_json() -> bool:
     )
 
 
-def _respond(code: int, message: str, errors: dict[str, str] | None = None) -> ResponseReturnValue:
+def _field_messages(error: HTTPException) -> dict[str, Any] | None:
+    """The field errors a JSON handler's input schema found (flask-smorest/webargs put them in
+    ``error.data["messages"]``, per location: ``json``, ``query``), merged across locations."""
+    data = getattr(error, "data", None)
+    messages = data.get("messages") if isinstance(data, dict) else None
+    if not isinstance(messages, dict):
+        return None
+    merged: dict[str, Any] = {}
+    for location in messages.values():
+        if isinstance(location, dict):
+            merged.update(location)
+    return merged or None
+
+
+def _respond(code: int, message: str, errors: dict[str, Any] | None = None) -> ResponseReturnValue:
     if wants_json():
         body = {"code": code, "status": _status_name(code), "message": message}
         if errors:
@@ -81,7 +101,7 @@ def init_app(app: Flask) -> None:
         if error.code is None or error.code < 400:
             return error
         message = MESSAGES.get(error.code, lambda: error.description)()
-        return _respond(error.code, message)
+        return _respond(error.code, message, _field_messages(error))
 
     # A view that shows a form catches these itself; these answers are for the rest (and the API).
     @app.errorhandler(ServiceError)

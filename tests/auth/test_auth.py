@@ -22,7 +22,14 @@ from tests.conftest import make_app
 from tests.factories import PASSWORD, login, make_user, totp_code
 
 WRONG = "Usuario o contraseña incorrectos."
-PUBLIC_ENDPOINTS = {"static", "auth.login", "core.healthz", "auth.set_language"}
+PUBLIC_ENDPOINTS = {
+    "static",
+    "auth.login",
+    "core.healthz",
+    "auth.set_language",
+    "api-docs.openapi_json",
+    "api_docs",
+}
 
 
 def create(app, role: str = "reception", **kwargs) -> str:
@@ -145,10 +152,15 @@ def test_every_page_needs_a_login(app):
         url = rule.build({arg: 1 for arg in rule.arguments})[1]
         for method in sorted({"GET", "POST"} & rule.methods):
             response = app.test_client().open(url, method=method)
+            checked.append((method, url))
+            if url.startswith("/api/"):  # the JSON API says it, with no page to send anyone to
+                assert response.status_code == 401, (method, url)
+                assert response.json["code"] == 401
+                continue
             assert response.status_code == 302, (method, url)
             assert response.location.startswith("/login"), (method, url)
-            checked.append((method, url))
     assert ("GET", "/cases/1/edit") in checked and ("POST", "/logout") in checked
+    assert ("GET", "/api/v1/families/1") in checked
 
 
 def test_health_check_and_login_page_are_public(app):

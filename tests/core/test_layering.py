@@ -33,7 +33,8 @@ LAYERS: list[set[str]] = [
     {"desk"},
     {"followup"},
     {"reports"},
-    # Later modules go here: api.
+    # The JSON API: thin handlers over every domain module's schemas, queries and services.
+    {"api"},
     # The app factory, the root commands, the tools that use everything, and the Alembic migrations.
     {"", "cli", "demo", "ops", "migrations"},
 ]
