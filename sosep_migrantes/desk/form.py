@@ -27,6 +27,7 @@ from ..core.timeutil import age_on, to_local
 from ..reception.models import Arrival
 from ..referrals import eligibility
 from ..referrals.models import Priority
+from .given_names import sex_by_first_name
 
 _MEMBER_KEY = re.compile(r"^members-(\d+)-(\w+)$")
 
@@ -277,4 +278,5 @@ def desk_form_parts(
         ],
         "delivered_by": form.get("delivered_by") or current_user.full_name,
         "may_share": may_share(form),
+        "desk_sex_names": sex_by_first_name(),
     }

@@ -3,6 +3,9 @@
 // - Save sends the form in the background and shows the answer in place (the saved banner and the next
 //   family's blank form, or the form with its errors): one page load for a whole flight;
 // - Enter in a text field never sends the form (it moves on); Ctrl+Enter saves from anywhere;
+// - fewer keys: a required list (relationship, sex, consent) moves on once the letters typed leave one
+//   option, a destination chosen from the list moves on, and in a list of check boxes a letter goes to
+//   the next box whose name starts with it (Space ticks it, as ever);
 // - contradictions (a second head, a birth date far from the age, a child older than the head) are
 //   shown before saving; saving again saves anyway.
 (function () {
@@ -154,6 +157,187 @@
       });
   }
 
+  // The family's own fields still to fill (the referrals' reasons are required only once a referral is
+  // ticked): a required one, or the age.
+  function toFill(el) {
+    if (el.closest("#desk-referrals, #desk-needs") || el.value) return false;
+    return el.getAttribute("aria-required") === "true" || /-estimated_age$/.test(el.name || "");
+  }
+
+  // Where Enter goes from ``target``: the next field still to fill, past what is already filled (the
+  // offered surnames, a sex the relationship gave); from the family's last field, back up to what is
+  // still missing (destination, consent); with nothing missing, simply the next field.
+  function moveOn(f, target) {
+    var fields = Array.prototype.filter.call(
+      f.querySelectorAll("input:not([type=hidden]), select, textarea"),
+      function (el) { return !el.disabled && el.tabIndex >= 0 && el.offsetParent !== null; });
+    var after = fields.slice(fields.indexOf(target) + 1);
+    var next = after.filter(toFill)[0] ||
+      fields.filter(function (el) { return el !== target && toFill(el); })[0] || after[0];
+    if (next) next.focus();
+    return next || null;
+  }
+
+  function fold(text) {
+    return (text || "").normalize("NFD").replace(/[\u0300-\u036f]/g, "").toLowerCase().replace(/\s+/g, " ").trim();
+  }
+
+  function chosenFromList(input) {
+    // Exactly one option's whole text, and no longer option beginning with it.
+    var value = fold(input.value);
+    var options = input.list.options;
+    var exact = false;
+    if (!value) return false;
+    for (var j = 0; j < options.length; j++) {
+      var text = fold(options[j].value);
+      if (text === value) exact = true;
+      else if (text.indexOf(value) === 0) return false;
+    }
+    return exact;
+  }
+
+  // Type-ahead. In a required list (Parentesco, Sexo, Consentimiento) the letters typed choose the first
+  // option that begins with them; once only one option begins with them, it is chosen and the focus
+  // moves on as Enter would, and the rest of the same word ("ujer" of "mujer") is not typed into the
+  // next field. A word that is a whole option but also the start of a longer one ("hija", "hijastro")
+  // waits for the next key: more letters of the longer one continue it, anything else moves on and is
+  // typed where the focus goes. In a list of check boxes (motivos, necesidades, derivaciones) a letter
+  // goes to the next box whose name, or a word of it, begins with the letters typed.
+  var PAUSE = 1000;
+  var ahead = {el: null, text: "", at: 0, rest: "", waiting: false};
+
+  function printable(event) {
+    return event.key.length === 1 && event.key !== " " && !event.ctrlKey && !event.altKey && !event.metaKey;
+  }
+
+  function optionText(option) { return fold(option.textContent); }
+
+  function typeAhead(event) {
+    if (!printable(event)) return;
+    var f = form();
+    var el = event.target;
+    var now = Date.now();
+    var fresh = now - ahead.at > PAUSE;
+    // The rest of the word that already chose an option and moved on: not typed into the next field.
+    if (ahead.rest && !fresh && fold(event.key) === ahead.rest.charAt(0)) {
+      event.preventDefault();
+      ahead.rest = ahead.rest.slice(1);
+      ahead.at = now;
+      return;
+    }
+    ahead.rest = "";
+    if (el.tagName === "SELECT" && el.getAttribute("aria-required") === "true") {
+      event.preventDefault();
+      chooseByLetters(f, el, event.key, now);
+    } else if (el.type === "checkbox" && checkList(el)) {
+      event.preventDefault();
+      jumpInList(checkList(el), el, event.key, now);
+    }
+  }
+
+  function chooseByLetters(f, select, key, now) {
+    var text = (ahead.el === select && now - ahead.at <= PAUSE ? ahead.text : "") + fold(key);
+    var options = Array.prototype.filter.call(select.options, function (o) { return o.value; });
+    var matches = options.filter(function (o) { return optionText(o).indexOf(text) === 0; });
+    var waited = ahead.el === select && ahead.waiting;
+    ahead.at = now;
+    if (!matches.length) {
+      if (waited) { forward(f, select, key, now); return; }  // "hija" then "8": the age
+      ahead.el = select;
+      ahead.text = "";
+      ahead.waiting = false;
+      return;
+    }
+    ahead.el = select;
+    ahead.text = text;
+    ahead.waiting = false;
+    if (select.value !== matches[0].value) {
+      select.value = matches[0].value;
+      select.dispatchEvent(new Event("input", {bubbles: true}));
+      select.dispatchEvent(new Event("change", {bubbles: true}));
+    }
+    if (matches.length === 1) {
+      var next = moveOn(f, select);
+      ahead.el = next;
+      ahead.rest = optionText(matches[0]).slice(text.length).replace(/[^a-z].*$/, "");
+      ahead.text = "";
+    } else if (optionText(matches[0]) === text || optionText(matches[0]).replace(/\(.*\)$/, "") === text) {
+      ahead.waiting = true;
+    }
+  }
+
+  function forward(f, select, key, now) {
+    var next = moveOn(f, select);
+    ahead.el = null;
+    ahead.text = "";
+    ahead.waiting = false;
+    if (!next) return;
+    if (next.tagName === "SELECT" && next.getAttribute("aria-required") === "true") {
+      chooseByLetters(f, next, key, now);
+    } else if (next.tagName === "INPUT" || next.tagName === "TEXTAREA") {
+      document.execCommand("insertText", false, key);
+    }
+  }
+
+  var LISTS = ["input[name=migration_reasons]", "input[name=protection_causes]",
+               "#desk-needs input[type=checkbox]", "#desk-referrals .choose"];
+
+  function checkList(box) {
+    for (var i = 0; i < LISTS.length; i++) {
+      if (box.matches(LISTS[i])) return checkListOf(LISTS[i]);
+    }
+    return null;
+  }
+
+  function nextList(box) {
+    var f = form();
+    for (var i = 0; i < LISTS.length; i++) {
+      if (!box.matches(LISTS[i])) continue;
+      for (var j = i + 1; j < LISTS.length; j++) {
+        var first = checkListOf(LISTS[j])[0];
+        if (first) { first.focus(); return; }
+      }
+    }
+    var save = f.querySelector(".actions button[type=submit]");
+    if (save) save.focus();
+  }
+
+  function checkListOf(selector) {
+    return Array.prototype.filter.call(form().querySelectorAll(selector),
+      function (el) { return !el.disabled && el.offsetParent !== null; });
+  }
+
+  function boxName(box) {
+    return fold(box.getAttribute("data-name") || (box.labels && box.labels[0] ? box.labels[0].textContent : ""));
+  }
+
+  function jumpInList(boxes, box, key, now) {
+    var letter = fold(key);
+    var again = ahead.el === box && now - ahead.at <= PAUSE;
+    // The same letter again goes on to the next box with it; more letters narrow the search.
+    var text = again && ahead.text !== letter ? ahead.text + letter : letter;
+    var target = findBox(boxes, box, text);
+    if (!target && text !== letter) {  // "at" then "k": a new search for "k"
+      text = letter;
+      target = findBox(boxes, box, text);
+    }
+    ahead.at = now;
+    ahead.el = target || box;
+    ahead.text = target ? text : "";
+    if (target) target.focus();
+  }
+
+  function findBox(boxes, box, text) {
+    // One letter: the next box after this one; more letters: this one or the next.
+    var start = boxes.indexOf(box) + (text.length === 1 ? 1 : 0);
+    var ordered = boxes.slice(start).concat(boxes.slice(0, start));
+    function begins(b) { return boxName(b).indexOf(text) === 0; }
+    function wordBegins(b) {
+      return boxName(b).split(/[^a-z0-9]+/).some(function (w) { return w && w.indexOf(text) === 0; });
+    }
+    return ordered.filter(begins)[0] || ordered.filter(wordBegins)[0] || null;
+  }
+
   function bind() {
     var f = form();
     if (!f || f.getAttribute("data-desk") !== "1" || f.getAttribute("data-bound")) return;
@@ -175,6 +359,18 @@
         if (tick) tick.checked = !!event.target.value;
       }
     });
+    f.addEventListener("keydown", typeAhead);
+    f.addEventListener("click", function (event) {
+      // "Más atajos" beside the save button opens the list of shortcuts at the top of the form.
+      var link = event.target.closest && event.target.closest("a[href='#desk-shortcuts']");
+      var help = document.getElementById("desk-shortcuts");
+      if (link && help) { event.preventDefault(); help.open = true; help.querySelector("summary").focus(); }
+    });
+    f.addEventListener("input", function (event) {
+      // A destination chosen from the list (or typed whole: "Cuilco, Huehuetenango") is complete.
+      var input = event.target;
+      if (input.tagName === "INPUT" && input.list && chosenFromList(input)) moveOn(f, input);
+    });
     f.addEventListener("keydown", function (event) {
       // Alt+M, Alt+U, Alt+D: straight to the reasons for migrating, the needs served, the referrals.
       if (event.altKey && !event.ctrlKey && !event.metaKey) {
@@ -190,26 +386,19 @@
         return;
       }
       var target = event.target;
+      if (target.type === "checkbox" && checkList(target)) {
+        // In a list of check boxes Enter moves on to the next list (then to the save button).
+        event.preventDefault();
+        nextList(target);
+        return;
+      }
       if ((target.tagName === "INPUT" && !/^(submit|button|checkbox|radio)$/.test(target.type)) ||
           target.tagName === "SELECT") {
         // Enter never sends a half-typed family: it moves to the next field still to fill (a required
         // one, or the age), past what is already filled (the offered surnames, a sex the relationship
         // gave); Tab still goes field by field.
         event.preventDefault();
-        var fields = Array.prototype.filter.call(
-          f.querySelectorAll("input:not([type=hidden]), select, textarea"),
-          function (el) { return !el.disabled && el.tabIndex >= 0 && el.offsetParent !== null; });
-        var after = fields.slice(fields.indexOf(target) + 1);
-        // The family's own fields (the referrals' reasons are required only once a referral is ticked).
-        function toFill(el) {
-          if (el.closest("#desk-referrals, #desk-needs") || el.value) return false;
-          return el.getAttribute("aria-required") === "true" || /-estimated_age$/.test(el.name || "");
-        }
-        var next = after.filter(toFill)[0];
-        if (!next) {  // the family's last field: back up to what is still missing (destination, consent)
-          next = fields.filter(function (el) { return el !== target && toFill(el); })[0] || after[0];
-        }
-        if (next) next.focus();
+        moveOn(f, target);
       }
     });
     f.addEventListener("submit", function (event) {

@@ -95,13 +95,56 @@ function init() {
     });
   }
 
-  // A relationship that says the sex (Hijo, Hija, Madre...) fills it when it is still empty.
+  // The sex is proposed while it is not chosen: by a relationship that says it (Hijo, Hija, Madre...),
+  // else, on the desk, by a common first given name ("María Elena": Mujer), visibly marked as proposed.
+  // Staff choosing the sex makes it theirs: neither changes it afterwards. A proposal follows what is
+  // typed (the letters typed in the relationship pass by "Hijo" on their way to "Hija").
   var SEX_OF = {SON: "M", FATHER: "M", BROTHER: "M", DAUGHTER: "F", MOTHER: "F", SISTER: "F"};
-  list.addEventListener("change", function (event) {
-    var select = event.target;
-    if (!select.name || !/-relationship$/.test(select.name)) return;
-    var sex = select.closest("fieldset.member").querySelector("select[name$='-sex']");
-    if (sex && !sex.value && SEX_OF[select.value]) sex.value = SEX_OF[select.value];
+  var SEX_BY_NAME = JSON.parse(form.getAttribute("data-sex-names") || "{}");
+  function fold(text) {
+    return text.normalize("NFD").replace(/[\u0300-\u036f]/g, "").toLowerCase().trim();
+  }
+  function showProposed(sex, on) {
+    var id = "p-" + sex.id;
+    var note = document.getElementById(id);
+    var described = (sex.getAttribute("aria-describedby") || "").split(" ").filter(function (x) { return x && x !== id; });
+    if (on && !note) {
+      note = document.createElement("small");
+      note.id = id;
+      note.className = "hint proposed";
+      note.textContent = form.getAttribute("data-sex-proposed") || "";
+      sex.insertAdjacentElement("afterend", note);
+    } else if (!on && note) {
+      note.parentNode.removeChild(note);
+    }
+    if (on) described.push(id);
+    if (described.length) sex.setAttribute("aria-describedby", described.join(" "));
+    else sex.removeAttribute("aria-describedby");
+  }
+  function proposeSex(row) {
+    var sex = row.querySelector("select[name$='-sex']");
+    if (!sex || (sex.value && !sex.hasAttribute("data-proposed"))) return;
+    var relationship = row.querySelector("select[name$='-relationship']");
+    var given = row.querySelector("input[name$='-given_names']");
+    var byRelationship = relationship ? SEX_OF[relationship.value] : null;
+    var byName = given ? SEX_BY_NAME[fold(given.value).split(/\s+/)[0]] : null;
+    sex.value = byRelationship || byName || "";
+    if (sex.value) sex.setAttribute("data-proposed", byRelationship ? "relationship" : "name");
+    else sex.removeAttribute("data-proposed");
+    showProposed(sex, !byRelationship && !!byName);
+  }
+  function proposeFrom(event) {
+    var name = event.target.name || "";
+    if (/-sex$/.test(name)) {  // chosen by staff: theirs now
+      event.target.removeAttribute("data-proposed");
+      showProposed(event.target, false);
+    } else if (/-relationship$/.test(name) || (/-given_names$/.test(name) && form.hasAttribute("data-sex-names"))) {
+      proposeSex(event.target.closest("fieldset.member"));
+    }
+  }
+  list.addEventListener("change", proposeFrom);
+  list.addEventListener("input", function (event) {
+    if (/-given_names$/.test(event.target.name || "")) proposeFrom(event);
   });
 
   // Show the age next to a typed date of birth: a quick check against what the person says.

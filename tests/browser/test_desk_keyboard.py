@@ -1,0 +1,138 @@
+"""The desk's keyboard helps (issue #11): a required list moves on once the letters typed leave one option,
+the sex proposed from the relationship or a common first name, a letter finding a check box in the lists."""
+
+from __future__ import annotations
+
+from playwright.sync_api import Page, expect
+
+from sosep_migrantes.extensions import db
+from tests.browser.test_reception_journey import log_in, member
+from tests.factories import make_arrival, make_user
+
+PROPOSED = "Propuesto por el nombre: cámbielo si no corresponde."
+
+
+def open_desk(app, page: Page, username: str) -> None:
+    with app.app_context():
+        user = make_user("reception", centre="FAG", username=username)
+        arrival_id = make_arrival(user).id
+        db.session.remove()
+    log_in(page, username)
+    page.goto(f"/arrivals/{arrival_id}/families/new")
+    expect(member(page, 1).get_by_label("Nombres")).to_be_focused()
+
+
+def test_letters_choose_and_move_on_without_spilling_into_the_next_field(app, page: Page) -> None:
+    open_desk(app, page, "teclado.listas")
+    head = member(page, 1)
+    sex = head.get_by_label("Sexo")
+    age = head.get_by_label("Edad estimada (años)")
+    # A name the list does not know proposes nothing.
+    page.keyboard.type("Xiomara")
+    expect(sex).to_have_value("")
+    sex.focus()
+    page.keyboard.type("mujer")  # "m" already leaves one option: the rest of the word goes nowhere
+    expect(sex).to_have_value("F")
+    expect(age).to_be_focused()
+    expect(age).to_have_value("")
+    page.keyboard.type("30")
+    expect(age).to_have_value("30")
+
+    page.keyboard.press("Alt+n")
+    child = member(page, 2)
+    relationship = child.get_by_label("Parentesco con el/la jefe(a)")
+    relationship.focus()
+    page.keyboard.type("hijastro")  # passes by "Hijo" and "Hija" (a whole option, and the start of this one)
+    expect(relationship).to_have_value("STEPCHILD")
+    expect(child.get_by_label("Sexo")).to_be_focused()  # a stepchild's sex is not said: still to fill
+    expect(child.get_by_label("Sexo")).to_have_value("")
+    page.keyboard.type("x")  # no option: nothing changes, the focus stays
+    expect(child.get_by_label("Sexo")).to_have_value("")
+    expect(child.get_by_label("Sexo")).to_be_focused()
+    # Arrow keys still go option by option and stay in the list.
+    page.keyboard.press("ArrowDown")
+    expect(child.get_by_label("Sexo")).to_be_focused()
+
+
+def test_the_sex_proposed_by_the_name_is_marked_and_gives_way(app, page: Page) -> None:
+    open_desk(app, page, "teclado.nombres")
+    head = member(page, 1)
+    sex = head.get_by_label("Sexo")
+    page.keyboard.type("José María")  # the first given name counts
+    expect(sex).to_have_value("M")
+    expect(sex).to_have_accessible_description(PROPOSED)
+    expect(head.get_by_text(PROPOSED)).to_be_visible()
+    # Another name: another proposal; a name not on the list: none.
+    head.get_by_label("Nombres").fill("María José")
+    expect(sex).to_have_value("F")
+    head.get_by_label("Nombres").fill("Guadalupe")
+    expect(sex).to_have_value("")
+    expect(head.get_by_text(PROPOSED)).to_have_count(0)
+    # Staff's choice is theirs: a name typed afterwards does not change it.
+    head.get_by_label("Nombres").fill("Pedro")
+    expect(sex).to_have_value("M")
+    sex.select_option(label="Mujer")
+    expect(head.get_by_text(PROPOSED)).to_have_count(0)
+    head.get_by_label("Nombres").fill("Pedro Antonio")
+    expect(sex).to_have_value("F")
+
+    # The relationship says more than the name: "Hija" wins over "Juan", without the name's mark.
+    page.keyboard.press("Alt+n")
+    child = member(page, 2)
+    page.keyboard.type("Juan")
+    expect(child.get_by_label("Sexo")).to_have_value("M")
+    child.get_by_label("Parentesco con el/la jefe(a)").select_option(label="Hija")
+    expect(child.get_by_label("Sexo")).to_have_value("F")
+    expect(child.get_by_text(PROPOSED)).to_have_count(0)
+
+
+def test_a_letter_finds_a_box_in_the_lists_and_enter_moves_to_the_next_list(app, page: Page) -> None:
+    open_desk(app, page, "teclado.casillas")
+    head = member(page, 1)
+    head.get_by_label("Nombres").fill("Rosa")
+    head.get_by_label("Apellidos").fill("Ajú Tum")
+    head.get_by_label("Edad estimada (años)").fill("30")
+    page.keyboard.press("Alt+n")
+    member(page, 2).get_by_label("Nombres").fill("Ana")
+    member(page, 2).get_by_label("Parentesco con el/la jefe(a)").select_option(label="Hija")
+    member(page, 2).get_by_label("Edad estimada (años)").fill("2")
+    page.get_by_label("Municipio de destino").fill("Cuilco, Huehuetenango")
+    page.get_by_label("Consentimiento para el tratamiento de datos").select_option(label="Escrito (firmado)")
+
+    needs = page.locator("#desk-needs")
+    page.keyboard.press("Alt+u")
+    expect(needs.get_by_role("checkbox", name="Alimentación", exact=True)).to_be_focused()
+    page.keyboard.press("a")  # the next that begins with "a"
+    child_food = "Alimentación diferenciada para niñez de 0 a 6 años"
+    expect(needs.get_by_role("checkbox", name=child_food)).to_be_focused()
+    page.keyboard.press("a")  # and the next
+    expect(needs.get_by_role("checkbox", name="Atención médica")).to_be_focused()
+    page.keyboard.press("k")
+    kit = needs.get_by_role("checkbox", name="Kit de higiene")
+    expect(kit).to_be_focused()
+    expect(kit).not_to_be_checked()  # a letter only moves: Space ticks
+    page.keyboard.press("Space")
+    expect(kit).to_be_checked()
+    page.keyboard.type("as")  # more letters narrow it: past "Atención médica" to "Asesoría legal"
+    expect(needs.get_by_role("checkbox", name="Asesoría legal")).to_be_focused()
+    page.keyboard.type("zq")  # nothing begins so: the focus stays
+    expect(needs.get_by_role("checkbox", name="Asesoría legal")).to_be_focused()
+
+    referrals = page.locator("#desk-referrals")
+    homes = referrals.get_by_role("checkbox", name="Derivar a SOSEP · Hogares Comunitarios")
+    expect(homes).to_be_visible()
+    page.keyboard.press("Enter")  # the needs are done: the referrals' first box
+    expect(referrals.get_by_role("checkbox").first).to_be_focused()
+    page.keyboard.press("h")  # a word of the name: "SOSEP · Hogares Comunitarios"
+    expect(homes).to_be_focused()
+    page.keyboard.press("Enter")  # the last list: the save button
+    expect(page.get_by_role("button", name="Guardar unidad familiar")).to_be_focused()
+
+
+def test_the_shortcuts_are_listed_on_the_page(app, page: Page) -> None:
+    open_desk(app, page, "teclado.ayuda")
+    help_ = page.locator("#desk-shortcuts")
+    page.get_by_role("link", name="Más atajos").click()
+    expect(help_).to_have_attribute("open", "")
+    expect(help_).to_contain_text("Parentesco, Sexo y Consentimiento: escriba las primeras letras.")
+    expect(help_).to_contain_text("Espacio la marca o la desmarca")
