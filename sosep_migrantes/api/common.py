@@ -6,11 +6,16 @@ from typing import Any
 
 from flask import abort, current_app, request
 from flask.typing import ResponseReturnValue
+from flask_login import current_user
 from marshmallow import Schema, fields, validate
 from sqlalchemy import Select
 
+from ..auth.tokens import current_token
+from ..core import audit
+from ..core.audit import AuditAction
 from ..core.pagination import paginate
 from ..core.schema import AsciiInteger, InputSchema
+from ..core.transaction import unit_of_work
 
 
 class ServiceErrorSchema(Schema):
@@ -81,3 +86,22 @@ def version_from_if_match() -> int:
     if not tag.startswith("v") or not tag[1:].isascii() or not tag[1:].isdigit() or len(tag) > 10:
         abort(412)
     return int(tag[1:])
+
+
+def audit_case_reads(family_ids: list[int], **details: Any) -> None:
+    """Who read which cases through the API (and with which token), saved before they are sent: an
+    integration reads in bulk, and who read which family must be answerable. ``details`` says what of
+    the case was read when it is not the case itself (``part="needs"``, a ``referral_id``)."""
+    if not family_ids:
+        return
+    token = current_token()
+    with unit_of_work():
+        for family_id in family_ids:
+            audit.record(
+                AuditAction.FAMILY_API_READ,
+                "family",
+                family_id,
+                token_id=token.id if token is not None else None,
+                actor_id=current_user.id,
+                **details,
+            )

@@ -17,19 +17,27 @@ from flask_login import current_user
 from flask_smorest import Blueprint
 from marshmallow import EXCLUDE, Schema, fields, validate
 
-from ..auth.tokens import current_token
 from ..cases import queries
 from ..cases.models import CaseStatus, FamilyUnit
 from ..cases.schemas import FamilyUnitSchema
 from ..cases.services import EditConflict, register_family, update_family
-from ..core import audit
-from ..core.audit import AuditAction
 from ..core.errors import ServiceError
 from ..core.permissions import Permission, permission_required
 from ..core.schema import AsciiInteger
 from ..core.transaction import unit_of_work
 from ..reception.services import get_arrival
-from .common import PageArgsSchema, PageSchema, ServiceErrorSchema, page_of, version_from_if_match, with_etag
+from .common import (
+    PageArgsSchema,
+    PageSchema,
+    ServiceErrorSchema,
+    audit_case_reads,
+    page_of,
+    version_from_if_match,
+    with_etag,
+)
+
+#: The name api/followup.py imports it by (it lives in .common, shared by every resource that reads a case).
+_audit_read = audit_case_reads
 
 blp = Blueprint(
     "api_families",
@@ -158,22 +166,6 @@ def _summary(rows: list[queries.CaseRow]) -> list[dict[str, Any]]:
     ]
 
 
-def _audit_read(family_ids: list[int]) -> None:
-    """Who read which cases through the API (and with which token), saved before they are sent."""
-    if not family_ids:
-        return
-    token = current_token()
-    with unit_of_work():
-        for family_id in family_ids:
-            audit.record(
-                AuditAction.FAMILY_API_READ,
-                "family",
-                family_id,
-                token_id=token.id if token is not None else None,
-                actor_id=current_user.id,
-            )
-
-
 def _readable(family_id: int) -> FamilyUnit:
     family = queries.get_family(current_user, family_id)
     if family is None or (
@@ -213,7 +205,7 @@ class Families(MethodView):
         )
         page = page_of(queries.search_families(current_user, filters), args, load=queries.list_rows)
         page["items"] = _summary(page["items"])
-        _audit_read([item["id"] for item in page["items"]])
+        audit_case_reads([item["id"] for item in page["items"]])
         return page
 
 
@@ -227,7 +219,7 @@ class FamilyItem(MethodView):
     def get(self, family_id: int) -> ResponseReturnValue:
         """One case with its members; its ETag is what an update sends back in ``If-Match``."""
         family = _readable(family_id)
-        _audit_read([family.id])
+        audit_case_reads([family.id])
         # Read again after the audit's commit (which expired it), with its members in three queries.
         family = _readable(family_id)
         return with_etag(family, family.version)

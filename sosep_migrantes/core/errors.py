@@ -32,6 +32,11 @@ class ServiceError(ValueError):
         self.errors = errors
 
 
+class ServiceConflict(ServiceError):
+    """The record changed between the request's read and its write (a compare-and-set found another
+    state): the same field messages as a :class:`ServiceError`, answered as a 409 where no form shows them."""
+
+
 MESSAGES = {
     400: lambda: _("La solicitud no es válida."),
     401: lambda: _("Inicie sesión, o envíe un token de API vigente (Authorization: Bearer)."),
@@ -107,6 +112,10 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(ServiceError)
     def service_error(error: ServiceError) -> ResponseReturnValue:
         return _respond(400, " ".join(error.errors.values()) or MESSAGES[400](), error.errors)
+
+    @app.errorhandler(ServiceConflict)
+    def service_conflict(error: ServiceConflict) -> ResponseReturnValue:
+        return _respond(409, " ".join(error.errors.values()) or MESSAGES[409](), error.errors)
 
     @app.errorhandler(AlreadySaved)
     def already_saved(error: AlreadySaved) -> ResponseReturnValue:

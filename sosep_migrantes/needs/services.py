@@ -6,7 +6,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any, cast
 
 from flask_babel import gettext as _
-from sqlalchemy import CursorResult, select, update
+from sqlalchemy import CursorResult, Select, select, update
 from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -28,13 +28,23 @@ STATUS_ACTIONS: dict[NeedStatus, AuditAction] = {
 }
 
 
-def family_needs(family: FamilyUnit) -> Sequence[FamilyNeed]:
-    return db.session.scalars(
+def family_needs_query(family: FamilyUnit) -> Select[FamilyNeed]:
+    """The family's needs with their services, in the order they were recorded (the pages, the API)."""
+    return (
         select(FamilyNeed)
         .where(FamilyNeed.family_id == family.id)
         .options(selectinload(FamilyNeed.services))
         .order_by(FamilyNeed.id)
-    ).all()
+    )
+
+
+def family_needs(family: FamilyUnit) -> Sequence[FamilyNeed]:
+    return db.session.scalars(family_needs_query(family)).all()
+
+
+def get_family_need(family: FamilyUnit, family_need_id: int) -> FamilyNeed | None:
+    """One of the family's needs (the family already read through the user's scope)."""
+    return db.session.scalar(family_needs_query(family).where(FamilyNeed.id == family_need_id))
 
 
 def _member(family: FamilyUnit, member_id: int | None, field: str) -> Member | None:

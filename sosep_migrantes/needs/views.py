@@ -10,7 +10,6 @@ from flask_babel import gettext as _
 from flask_babel import ngettext
 from flask_login import current_user
 from marshmallow import ValidationError
-from sqlalchemy import select
 
 from ..cases.models import FamilyUnit
 from ..cases.queries import get_family
@@ -21,9 +20,8 @@ from ..core.errors import ServiceError
 from ..core.forms import form_errors, form_to_data
 from ..core.permissions import Permission, permission_required
 from ..core.transaction import unit_of_work
-from ..extensions import db
 from . import services
-from .models import CHECKLIST_ACTIONS, NEED_STATUS_LABELS, FamilyNeed
+from .models import CHECKLIST_ACTIONS, NEED_STATUS_LABELS
 from .schemas import AttendSchema, NeedsBatchSchema, marked_items
 
 bp = Blueprint("needs", __name__, url_prefix="/cases")
@@ -88,9 +86,7 @@ def _errors_by_need(marked: list[Any], errors: dict[str, str]) -> dict[str, str]
 @permission_required(Permission.CASE_EDIT)
 def attend(family_id: int, need_id: int) -> ResponseReturnValue:
     family = get_family(current_user, family_id) or abort(404)
-    family_need = db.session.scalar(
-        select(FamilyNeed).where(FamilyNeed.id == need_id, FamilyNeed.family_id == family.id)
-    ) or abort(404)
+    family_need = services.get_family_need(family, need_id) or abort(404)
     values = form_to_data(request.form)
     try:
         with unit_of_work():

@@ -22,6 +22,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from marshmallow import ValidationError, fields, validate
+from sqlalchemy import Select
 from sqlalchemy.orm import selectinload
 
 from ..auth.models import User
@@ -101,6 +102,7 @@ class ReferredPerson:
 @dataclass(frozen=True)
 class HistoryStep:
     at: dt.datetime
+    status: ReferralStatus
     status_label: str
     who: str
     institution: str | None
@@ -131,7 +133,8 @@ def actor_institution(user: User | None) -> str | None:
     return user.institution.name
 
 
-def _shown(referral: Referral) -> PartnerReferral:
+def shown_referral(referral: Referral) -> PartnerReferral:
+    """What the institution's pages, its PDF and the partner API show of a referral."""
     family = referral.family
     arrived_on = to_local(family.arrival.arrived_at).date()
     persons = []
@@ -157,13 +160,42 @@ def _shown(referral: Referral) -> PartnerReferral:
     )
 
 
-def _history(events: list[ReferralEvent]) -> list[HistoryStep]:
+def referral_history(events: list[ReferralEvent]) -> list[HistoryStep]:
+    """The referral's steps as its institution sees them."""
     # The draft was SOSEP's work before the referral was handed over: the history starts when it was sent.
     return [
-        HistoryStep(e.created_at, e.status_label, e.user.full_name, actor_institution(e.user), e.note)
+        HistoryStep(
+            e.created_at,
+            ReferralStatus(e.to_status),
+            e.status_label,
+            e.user.full_name,
+            actor_institution(e.user),
+            e.note,
+        )
         for e in events
         if e.to_status != S.DRAFT
     ]
+
+
+def partner_list(user: User, status_filter: str) -> Select[Referral]:
+    """The referrals addressed to the user's institution in one of :data:`STATUS_FILTERS`, newest first
+    (the home page and the partner API)."""
+    return (
+        services.partner_referrals(user)
+        .where(Referral.status.in_(STATUS_FILTERS[status_filter]))
+        .options(selectinload(Referral.members), selectinload(Referral.family))
+        .order_by(Referral.id.desc())
+    )
+
+
+def render_partner_slip(referral: Referral) -> bytes:
+    """The referral on paper for the institution's own file: the same facts as its page, in Spanish."""
+    with force_locale("es_GT"):
+        return render_pdf(
+            "referrals/partner_slip.pdf.html",
+            referral=shown_referral(referral),
+            institution=referral.institution.name_es,
+        )
 
 
 # -- the pages -----------------------------------------------------------------------------------------
@@ -174,17 +206,11 @@ def _history(events: list[ReferralEvent]) -> list[HistoryStep]:
 def home() -> ResponseReturnValue:
     """The referrals addressed to the user's institution, newest first, the open ones by default."""
     loaded = PartnerFilterSchema().load_ignoring_errors(request.args.to_dict())
-    stmt = (
-        services.partner_referrals(current_user)
-        .where(Referral.status.in_(STATUS_FILTERS[loaded["status"]]))
-        .options(selectinload(Referral.members), selectinload(Referral.family))
-        .order_by(Referral.id.desc())
-    )
-    page = paginate(stmt, loaded["page"], PER_PAGE)
+    page = paginate(partner_list(current_user, loaded["status"]), loaded["page"], PER_PAGE)
     return render_template(
         "referrals/partner_home.html",
         page=page,
-        referrals=[_shown(r) for r in page.items],
+        referrals=[shown_referral(r) for r in page.items],
         status=loaded["status"],
         filter_labels=FILTER_LABELS,
         institution=current_user.institution,
@@ -194,12 +220,11 @@ def home() -> ResponseReturnValue:
 def _detail(
     referral: Referral, values: dict[str, Any], errors: dict[str, str], status: int = 200
 ) -> ResponseReturnValue:
-    answers = [s for s in services.allowed_transitions(referral) if s in services.ANSWERS]
     return render_template(
         "referrals/partner_detail.html",
-        referral=_shown(referral),
-        history=_history(referral.events),
-        answers=[(s.value, ANSWER_LABELS[s]) for s in answers],
+        referral=shown_referral(referral),
+        history=referral_history(referral.events),
+        answers=[(s.value, ANSWER_LABELS[s]) for s in services.allowed_answers(referral)],
         values=values,
         errors=errors,
     ), status
@@ -234,12 +259,7 @@ def answer(referral_id: int) -> ResponseReturnValue:
 def slip(referral_id: int) -> ResponseReturnValue:
     """The referral on paper for the institution's own file: the same facts as its page, in Spanish."""
     referral = services.get_partner_referral(current_user, referral_id) or abort(404)
-    with force_locale("es_GT"):
-        content = render_pdf(
-            "referrals/partner_slip.pdf.html",
-            referral=_shown(referral),
-            institution=referral.institution.name_es,
-        )
+    content = render_partner_slip(referral)
     with unit_of_work():
         audit.record(AuditAction.SLIP_PRINT, "family", referral.family_id, referral_id=referral.id)
     return Response(

@@ -21,7 +21,7 @@ from ..catalogs.models import Institution
 from ..catalogs.services import by_code
 from ..core import audit
 from ..core.audit import AuditAction
-from ..core.errors import ServiceError
+from ..core.errors import ServiceConflict, ServiceError
 from ..core.numbering import SequenceKind, next_number
 from ..core.schema import is_submission_token, new_submission_token
 from ..core.timeutil import now_local, to_local
@@ -132,14 +132,19 @@ def submitted_referral(user: User, token: str | None) -> Referral | None:
     return db.session.scalar(scoped_referrals(user).where(Referral.submission_token == token))
 
 
-def family_referrals(family: FamilyUnit) -> Sequence[Referral]:
-    """The family's referrals with their events (the case page shows each one's latest answer)."""
-    return db.session.scalars(
+def family_referrals_query(family: FamilyUnit) -> Select[Referral]:
+    """The family's referrals with their events, oldest first (the case page, the API's list)."""
+    return (
         select(Referral)
         .where(Referral.family_id == family.id)
         .options(selectinload(Referral.events))
         .order_by(Referral.id)
-    ).all()
+    )
+
+
+def family_referrals(family: FamilyUnit) -> Sequence[Referral]:
+    """The family's referrals with their events (the case page shows each one's latest answer)."""
+    return db.session.scalars(family_referrals_query(family)).all()
 
 
 def create_referral(family: FamilyUnit, data: dict[str, Any], user: User) -> Referral:
@@ -193,7 +198,11 @@ def _no_consent_message() -> str:
 
 
 def change_status(referral: Referral, to: ReferralStatus | str, note: str | None, user: User) -> Referral:
-    """Move a referral to its next state, recording who and when; illegal moves are refused."""
+    """Move a referral to its next state, recording who and when; illegal moves are refused.
+
+    A move made from a state that is no longer the stored one (someone else moved it since this request
+    read it) is a :class:`ServiceConflict`, not applied.
+    """
     to = ReferralStatus(to)
     current = ReferralStatus(referral.status)
     if to not in TRANSITIONS[current]:
@@ -227,7 +236,7 @@ def change_status(referral: Referral, to: ReferralStatus | str, note: str | None
         ),
     )
     if moved.rowcount != 1:
-        raise ServiceError(
+        raise ServiceConflict(
             {
                 "status": _(
                     "Otra persona cambió el estado de esta derivación mientras tanto. "
@@ -243,7 +252,7 @@ def change_status(referral: Referral, to: ReferralStatus | str, note: str | None
     try:
         db.session.flush()
     except StaleDataError as exc:  # the case was edited at this very moment (its version moved on)
-        raise ServiceError({"status": _("El caso cambió mientras tanto. Vuelva a intentarlo.")}) from exc
+        raise ServiceConflict({"status": _("El caso cambió mientras tanto. Vuelva a intentarlo.")}) from exc
     audit.record(
         STATUS_ACTIONS[to],
         "family",
@@ -258,6 +267,19 @@ def change_status(referral: Referral, to: ReferralStatus | str, note: str | None
 
 def allowed_transitions(referral: Referral) -> list[ReferralStatus]:
     return sorted(TRANSITIONS[ReferralStatus(referral.status)], key=list(ReferralStatus).index)
+
+
+def allowed_answers(referral: Referral) -> list[ReferralStatus]:
+    """The answers its institution may give the referral now (see :func:`answer_referral`)."""
+    return [s for s in allowed_transitions(referral) if s in ANSWERS]
+
+
+def status_version(referral: Referral) -> int:
+    """The referral's version for optimistic locking: its number of status steps. Only a status change
+    alters a referral once created, and each one adds exactly one step (the compare-and-set of
+    :func:`change_status` lets one mover win), so a step count read earlier says whether it moved since.
+    """
+    return len(referral.events)
 
 
 # -- suggestions ------------------------------------------------------------------------------------
