@@ -18,7 +18,7 @@ from typing import Any
 from flask import Flask, current_app, render_template, request
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
-from flask_smorest import Api
+from flask_smorest import Api, Blueprint
 
 from ..auth import tokens
 from ..catalogs.fields import CatalogCode, MunicipalityRef
@@ -36,6 +36,14 @@ class ServiceApi(Api):  # type: ignore[misc]  # flask-smorest ships no types
     def _register_error_handlers(self) -> None:
         return None
 
+
+# Query parameters follow their schema's ``unknown`` (webargs would ignore unknown ones whatever the schema
+# says): the API's list schemas refuse a parameter they do not know (api.common.PageArgsSchema).
+Blueprint.ARGUMENTS_PARSER.DEFAULT_UNKNOWN_BY_LOCATION = {
+    **Blueprint.ARGUMENTS_PARSER.DEFAULT_UNKNOWN_BY_LOCATION,
+    "query": None,
+    "querystring": None,
+}
 
 api = ServiceApi(
     spec_kwargs={

@@ -17,7 +17,7 @@ from ..core.transaction import unit_of_work
 from ..reception.models import Arrival
 from ..reception.schemas import ArrivalSchema
 from ..reception.services import create_arrival, get_arrival, scoped_arrivals
-from .common import PageArgsSchema, PageSchema, ServiceErrorSchema, page_of
+from .common import PageArgsSchema, PageSchema, ServiceErrorSchema, Timestamp, page_of
 
 blp = Blueprint(
     "api_arrivals",
@@ -30,13 +30,13 @@ blp = Blueprint(
 class ArrivalOutSchema(Schema):
     id = fields.Integer(required=True)
     centre = fields.Function(lambda a: a.centre.code, required=True)
-    arrived_at = fields.DateTime(required=True)
+    arrived_at = Timestamp(required=True)
     mode = fields.Function(lambda a: a.mode.value, required=True)
     country = fields.Function(lambda a: a.country.code, required=True)
     origin = fields.String(allow_none=True)
     transport_ref = fields.String(allow_none=True)
     notes = fields.String(allow_none=True)
-    created_at = fields.DateTime(required=True)
+    created_at = Timestamp(required=True)
 
 
 class ArrivalPageSchema(PageSchema):

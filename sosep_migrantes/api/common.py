@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from flask import abort, current_app, request
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
-from marshmallow import Schema, fields, validate
+from marshmallow import RAISE, Schema, fields, validate
 from sqlalchemy import Select
 
 from ..auth.tokens import current_token
@@ -16,6 +17,17 @@ from ..core.audit import AuditAction
 from ..core.pagination import paginate
 from ..core.schema import AsciiInteger, InputSchema
 from ..core.transaction import unit_of_work
+
+
+class Timestamp(fields.DateTime):
+    """A moment as RFC 3339 with its offset (UTC): SQLite hands timestamps back without their zone, and a
+    date-time without an offset is not one an integration can place."""
+
+    def _serialize(self, value: Any, attr: str | None, obj: Any, **kwargs: Any) -> str | None:
+        if isinstance(value, dt.datetime) and value.tzinfo is None:
+            value = value.replace(tzinfo=dt.UTC)
+        result: str | None = super()._serialize(value, attr, obj, **kwargs)
+        return result
 
 
 class ServiceErrorSchema(Schema):
@@ -29,7 +41,14 @@ class ServiceErrorSchema(Schema):
 
 
 class PageArgsSchema(InputSchema):
-    """``page`` (from 1) and ``per_page`` (up to ``API_MAX_PAGE_SIZE``) of a list."""
+    """``page`` (from 1) and ``per_page`` (up to ``API_MAX_PAGE_SIZE``) of a list.
+
+    Unknown parameters are refused (422), not ignored: a misspelt filter (``stauts=closed``) would
+    otherwise answer with every case instead of saying what is wrong.
+    """
+
+    class Meta:
+        unknown = RAISE
 
     page = AsciiInteger(6, load_default=1, validate=validate.Range(min=1, max=100_000))
     per_page = AsciiInteger(3, load_default=None, validate=validate.Range(min=1, max=100))

@@ -30,6 +30,7 @@ from .common import (
     PageArgsSchema,
     PageSchema,
     ServiceErrorSchema,
+    Timestamp,
     audit_case_reads,
     page_of,
     version_from_if_match,
@@ -98,8 +99,8 @@ class FamilyOutSchema(Schema):
     protection_risk = fields.Boolean()
     followup_due_on = fields.Date(allow_none=True)
     version = fields.Integer(required=True)
-    created_at = fields.DateTime(required=True)
-    updated_at = fields.DateTime(allow_none=True)
+    created_at = Timestamp(required=True)
+    updated_at = Timestamp(allow_none=True)
     members = fields.List(fields.Nested(MemberOutSchema), required=True)
 
 
@@ -109,7 +110,7 @@ class FamilySummarySchema(Schema):
     id = fields.Integer(required=True)
     case_number = fields.String(required=True)
     centre = fields.String(required=True)
-    arrived_at = fields.DateTime(required=True)
+    arrived_at = Timestamp(required=True)
     status = fields.String(required=True)
     #: "Municipio, Departamento".
     destination = fields.String(required=True)
@@ -125,9 +126,6 @@ class FamilyPageSchema(PageSchema):
 
 class FamilyFilterSchema(PageArgsSchema):
     """The case list's filters (``cases.schemas.CaseFilterSchema``) as query parameters."""
-
-    class Meta:
-        unknown = EXCLUDE
 
     centre_id = AsciiInteger(6)
     department_id = AsciiInteger(6)
