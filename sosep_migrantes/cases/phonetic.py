@@ -69,6 +69,7 @@ _RULES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (r"h", ""),
         (r"y(?![aeiou])", "i"),  # Godoy, Ysabel
         (r"(.)\1+", r"\1"),
+        (r"C", "c"),  # every other c is s or k by now
     )
 )
 _VOWELS = re.compile(r"[aeiou]")
@@ -114,6 +115,14 @@ def birth_year(birth_date: dt.date | None, estimated_age: int | None, arrived_on
     return None
 
 
+def key_parts(given_names: str | None, surnames: str | None) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """What of a name goes into its keys: the pairs (given name, surname) and the words, as skeletons.
+    The bulk generator keeps them per name, so its keys are :func:`member_keys`'s at its speed."""
+    given, family = name_words(given_names), name_words(surnames)
+    words = dict.fromkeys(skeleton(word) for word in given[:KEY_WORDS] + family[:KEY_WORDS])
+    return tuple(sorted(_pairs(given, family))), tuple(words)
+
+
 def member_keys(
     given_names: str | None,
     surnames: str | None,
@@ -122,15 +131,14 @@ def member_keys(
     arrived_on: dt.date,
 ) -> set[tuple[MemberKeyKind, str]]:
     """The keys a member is found by (none for an anonymised member: no names, no date of birth)."""
-    given, family = name_words(given_names), name_words(surnames)
+    pairs, words = key_parts(given_names, surnames)
     year = birth_year(birth_date, estimated_age, arrived_on)
     keys: set[tuple[MemberKeyKind, str]] = set()
     if year is not None:
-        keys.update((MemberKeyKind.PAIR_YEAR, f"{pair} {year}") for pair in _pairs(given, family))
+        keys.update((MemberKeyKind.PAIR_YEAR, f"{pair} {year}") for pair in pairs)
     if birth_date is not None:
         day = birth_date.isoformat()
-        for word in given[:KEY_WORDS] + family[:KEY_WORDS]:
-            keys.add((MemberKeyKind.WORD_BIRTH, f"{skeleton(word)} {day}"))
+        keys.update((MemberKeyKind.WORD_BIRTH, f"{word} {day}") for word in words)
     return keys
 
 

@@ -9,6 +9,8 @@ system. This module builds the same kind of data as plain tuples and writes them
   ``number_sequences`` counters, which are left at the last number given so the desk carries on;
 - referral slip numbers ``REF-CENTRE-YEAR-00012`` the same way, per year the referral was made;
 - ``search_text`` as :func:`~sosep_migrantes.cases.services.refresh_search_text` folds it;
+- the members' phonetic keys (``member_keys``) as :func:`~sosep_migrantes.cases.phonetic.member_keys`
+  makes them (from :func:`~sosep_migrantes.cases.phonetic.key_parts`, kept per name);
 - referral events in the order of the referral's life, the status of the last one on the referral;
 - the sede's follow-up of each family (contacts, linkage, transfers, closures and reopenings, recorded
   by a sede account per sede), and the case's status, next due date, first and last contact as
@@ -45,6 +47,7 @@ from typing import Any, Protocol
 from sqlalchemy import select, text
 
 from ..cases.models import CaseStatus
+from ..cases.phonetic import key_parts
 from ..catalogs.models import (
     CatalogMixin,
     Country,
@@ -102,7 +105,7 @@ from .generator import (
 )
 
 #: Changes whenever the rows generated for a seed change (the benchmark rebuilds its database then).
-GENERATOR_VERSION = 2
+GENERATOR_VERSION = 3
 
 #: Returned persons per year, in thousands: the national totals' shape (2019 high, the pandemic
 #: years low, about 80 thousand in 2022-2023, 77 in 2024, 55 in 2025). Later years repeat 2025.
@@ -198,6 +201,8 @@ TABLES: dict[str, tuple[str, ...]] = {
         "pregnancy",
     ),
     "member_languages": ("member_id", "language_id"),
+    #: The phonetic keys of the returnee search (``cases.phonetic.member_keys``).
+    "member_keys": ("id", "member_id", "kind", "key"),
     "family_migration_reasons": ("family_id", "reason_id"),
     "family_protection_causes": ("family_id", "cause_id"),
     "family_needs": ("id", "family_id", "member_id", "need_id", "status", "created_at", "created_by_id"),
@@ -512,6 +517,8 @@ class BulkGenerator:
         #: fold() of each name: fold of space-joined parts is the space-joined folds of the parts
         #: (none has spaces at its ends), so refresh_search_text's result is built from these.
         self.fold_cache: dict[str, str] = {}
+        #: (given names, surnames) -> key_parts(): the pairs and words of the member's phonetic keys.
+        self.key_cache: dict[tuple[str, str], tuple[tuple[str, ...], tuple[str, ...]]] = {}
         #: Date ordinal -> (ISO text, year * 12 + month, day), for dates of birth.
         self.dates: dict[int, tuple[str, int, int]] = {}
         self.case_prefix: dict[tuple[int, int], tuple[str, str]] = {}
@@ -684,6 +691,12 @@ class BulkGenerator:
         first_member = member_id
         family_part, pueblo_part = f"\t{family_id}\t", f"\t{pueblo}\t"
         dates = self.dates
+        keys, key_cache, key_id, on_year = (
+            batch["member_keys"],
+            self.key_cache,
+            next_id["member_keys"],
+            on.year,
+        )
         for position, (sex, age, relationship, surnames) in enumerate(people):
             names = FEMALE if sex == "F" else MALE
             given = names[int(rnd() * len(names))]
@@ -727,6 +740,18 @@ class BulkGenerator:
             languages.append(f"{member_id}\t{lang_es}\n")
             if language:
                 languages.append(f"{member_id}\t{language}\n")
+            parts = key_cache.get((given, surnames))
+            if parts is None:
+                parts = key_cache[(given, surnames)] = key_parts(given, surnames)
+            pairs, words = parts
+            year = birth_date[:4] if estimated is N else on_year - age
+            for pair in pairs:
+                keys.append(f"{key_id}\t{member_id}\tpair_year\t{pair} {year}\n")
+                key_id += 1
+            if estimated is N:
+                for word in words:
+                    keys.append(f"{key_id}\t{member_id}\tword_birth\t{word} {birth_date}\n")
+                    key_id += 1
             folded_given = fold_cache.get(given)
             if folded_given is None:
                 folded_given = fold_cache[given] = fold(given)
@@ -742,6 +767,7 @@ class BulkGenerator:
             facts.append((member_id, sex, years, months, age, disability == "1", given, surnames))
             member_id += 1
         next_id["members"] = member_id
+        next_id["member_keys"] = key_id
 
         reasons = ["UNEMPLOYMENT"] if rnd() < 0.6 else []
         if rnd() < 0.25:

@@ -22,7 +22,9 @@ arrival*, written into ``estimated_age`` (the column the report already reads wh
 birth) from the date of birth by the report's own SQL rule (``core.sqltime.years_between``), so every
 age group stays the same; needs, services' quantities, referrals' institutions, statuses and members,
 follow-ups' dates, types and outcomes, linkages' institutions, transfers' sedes and municipalities,
-closures' reasons; the status and follow-up dates; consent type and date; the audit trail (ids only).
+closures' reasons; the status and follow-up dates; consent type and date; the audit trail (ids only); the
+re-migrations linked to other cases (``returnee_links``: ids only). The members' phonetic keys
+(``member_keys``, made of their names and dates of birth) are deleted.
 Arrivals (a flight or a bus, shared by many families) are not changed.
 
 A family is anonymised once: ``anonymised_at`` is set with the rest and such families are never picked
@@ -36,9 +38,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, case, func, literal, null, select, update
+from sqlalchemy import ColumnElement, case, delete, func, literal, null, select, update
 
-from ..cases.models import CaseStatus, FamilyUnit, Member
+from ..cases.models import CaseStatus, FamilyUnit, Member, MemberKey
 from ..core.audit import AuditAction, record_many
 from ..core.sqltime import local_date, years_between
 from ..extensions import db
@@ -150,6 +152,12 @@ def anonymise_batch(family_ids: Sequence[int], now: dt.datetime, years: int) -> 
         update(Member)
         .where(Member.family_id.in_(ids), Member.birth_date.is_not(None))
         .values(estimated_age=years_between(Member.birth_date, arrived_on)),
+        execution_options=_BULK,
+    )
+    # The phonetic keys the returnee search finds a member by are made of its names and date of birth:
+    # they go with them (a re-migration linked before stays linked, by ids only).
+    execute(
+        delete(MemberKey).where(MemberKey.member_id.in_(select(Member.id).where(Member.family_id.in_(ids)))),
         execution_options=_BULK,
     )
     execute(

@@ -116,6 +116,7 @@ def totals_rows(report: Report) -> list[dict[str, Any]]:
         "arrivals": _("Llegadas"),
         "flights": _("Vuelos"),
         "buses": _("Buses"),
+        "remigrations": _("Re-migraciones (reingresos vinculados)"),
     }
     return [{"code": k, "label": labels.get(k, k), "value": v} for k, v in report.totals.items()]
 

@@ -56,6 +56,7 @@ from ..followup.models import CaseClosure, ClosureKind, ContactOutcome, FollowUp
 from ..needs.models import FamilyNeed, NeedStatus, ServiceDelivery
 from ..reception.models import Arrival
 from ..referrals.models import Referral
+from ..returnees.models import ReturneeDecision, ReturneeLink
 
 
 @dataclass(frozen=True)
@@ -261,7 +262,7 @@ def _rows(stmt: Select[*tuple[Any, ...]]) -> list[tuple[Any, ...]]:
 
 
 def totals(p: Population) -> dict[str, int]:
-    """Families, persons, arrivals, and arrivals by mode (flights and buses)."""
+    """Families, persons, arrivals, arrivals by mode (flights and buses), and re-migrations."""
     f = p.families
     families, persons, arrivals, flights, buses = db.session.execute(
         select(
@@ -278,7 +279,23 @@ def totals(p: Population) -> dict[str, int]:
         "arrivals": arrivals,
         "flights": flights,
         "buses": buses,
+        "remigrations": remigrations(p),
     }
+
+
+def remigrations(p: Population) -> int:
+    """Persons of the period linked by staff to an earlier record of theirs (a re-migration, issue #12):
+    counted on the later case, the one whose arrival falls in the period."""
+    m = p.members
+    return (
+        db.session.scalar(
+            select(func.count(distinct(m.c.member_id)))
+            .select_from(m)
+            .join(ReturneeLink, ReturneeLink.member_id == m.c.member_id)
+            .where(ReturneeLink.decision == ReturneeDecision.LINKED)
+        )
+        or 0
+    )
 
 
 def _families_and_persons(p: Population, key: ColumnElement[Any]) -> dict[Any, tuple[int, int]]:

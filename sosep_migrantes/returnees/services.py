@@ -22,7 +22,7 @@ from sqlalchemy import or_, select
 
 from ..auth.models import User
 from ..cases import phonetic
-from ..cases.models import CaseStatus, FamilyUnit, Member, MemberKey
+from ..cases.models import FamilyUnit, Member, MemberKey
 from ..cases.queries import scope_clause
 from ..catalogs.models import Centre, Sede, sede_municipalities
 from ..core import audit
@@ -172,8 +172,9 @@ def _rows(member_ids: set[int]) -> list[_Row]:
         .join(FamilyUnit, FamilyUnit.id == Member.family_id)
         .join(Arrival, Arrival.id == FamilyUnit.arrival_id)
         .join(Centre, Centre.id == FamilyUnit.centre_id)
-        # Not yet received (a passenger list's): not an earlier record of anyone.
-        .where(Member.id.in_(member_ids), FamilyUnit.status != CaseStatus.PREREGISTERED)
+        # A family pre-registered from a passenger list is offered too: a walk-in at the desk may be one of
+        # its members (the desk confirms that family instead of registering the person twice).
+        .where(Member.id.in_(member_ids))
     )
     return [_Row(*row) for row in db.session.execute(stmt)]
 

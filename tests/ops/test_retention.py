@@ -394,7 +394,11 @@ def test_old_closed_cases_lose_their_personal_data_and_the_report_stays_the_same
         after = family_rows(fid)
         changed = {"given_names", "surnames", "birth_date", "estimated_age", "cui", "cui_check_confirmed"}
         changed |= {"document_type_id", "anonymised_at", "version", "search_text"}
+        # The phonetic keys of the returnee search are made of the names and dates of birth: they go too.
+        assert before["member_keys"] and after["member_keys"] == [], tag
         for name, rows in before.items():
+            if name == "member_keys":
+                continue
             free = set(_text_columns(db.metadata.tables[name])) | changed
             assert _without(after[name], free) == _without(rows, free), (tag, name)
 

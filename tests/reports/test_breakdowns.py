@@ -105,7 +105,14 @@ def october(ctx):
 
 def test_totals_and_the_period_boundaries_in_guatemala_time(october):
     report = build_report(october["coordinator"], OCTOBER)
-    assert report.totals == {"families": 2, "persons": 5, "arrivals": 2, "flights": 1, "buses": 1}
+    assert report.totals == {
+        "families": 2,
+        "persons": 5,
+        "arrivals": 2,
+        "flights": 1,
+        "buses": 1,
+        "remigrations": 0,
+    }
     assert rows(report, "by_month", "families") == {"2026-10": 2}
     assert rows(report, "by_month", "persons") == {"2026-10": 5}
 

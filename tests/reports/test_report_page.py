@@ -218,7 +218,14 @@ def assert_page_matches(parsed: Page, report) -> None:
 def test_coordinator_national_report_shows_build_reports_figures(app, world):
     parsed, html = page(signed_in(app, world, "coordinator"), OCTOBER)
     report = report_for(app, world, "coordinator")
-    assert report.totals == {"families": 2, "persons": 4, "arrivals": 2, "flights": 1, "buses": 1}
+    assert report.totals == {
+        "families": 2,
+        "persons": 4,
+        "arrivals": 2,
+        "flights": 1,
+        "buses": 1,
+        "remigrations": 0,
+    }
     assert_page_matches(parsed, report)
     assert 'id="report-scope">Nacional<' in html
     assert "octubre de 2026" in html and "01/10/2026 – 31/10/2026" in html
@@ -257,7 +264,14 @@ def test_reception_gets_its_centre(app, world):
     client = signed_in(app, world, "tecun")
     parsed, html = page(client, OCTOBER + "&centre=FAG&sede=HUEHUETENANGO")
     assert 'id="report-scope">Centro TECUN_UMAN<' in html
-    assert parsed.totals == {"families": "1", "persons": "1", "arrivals": "1", "flights": "0", "buses": "1"}
+    assert parsed.totals == {
+        "families": "1",
+        "persons": "1",
+        "arrivals": "1",
+        "flights": "0",
+        "buses": "1",
+        "remigrations": "0",
+    }
     assert_page_matches(parsed, report_for(app, world, "tecun"))
     assert "centre" not in parsed.selected and "sede" not in parsed.selected
 
