@@ -15,7 +15,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench import desk_save, followup, passenger_list, reports, scale
+from bench import api, desk_save, followup, passenger_list, reports, scale
 
 SUITES = {
     "scale": scale.main,
@@ -23,6 +23,7 @@ SUITES = {
     "reports": reports.main,
     "desk-save": desk_save.main,
     "desk": passenger_list.main,
+    "api": api.main,
 }
 
 
