@@ -3,7 +3,8 @@
 Targets are checked here, never by timed tests. Each suite writes its table into
 docs/performance.md; this exits non-zero when a target is not met, so a regression is seen.
 Suites: ``scale`` (issue #6), ``followup`` (issue #8), ``reports`` (issue #9), ``desk-save`` and ``desk``
-(issue #11: the one-screen save; a passenger list previewed and confirmed).
+(issue #11: the one-screen save; a passenger list previewed and confirmed), ``returnees`` (issue #12: one
+person's earlier records across the country).
 Run one with
 ``python bench/run.py reports``.
 """
@@ -15,7 +16,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench import api, desk_save, followup, passenger_list, reports, scale
+from bench import api, desk_save, followup, passenger_list, reports, returnees, scale
 
 SUITES = {
     "scale": scale.main,
@@ -24,6 +25,7 @@ SUITES = {
     "desk-save": desk_save.main,
     "desk": passenger_list.main,
     "api": api.main,
+    "returnees": returnees.main,
 }
 
 
