@@ -11,6 +11,7 @@ as on the page), a coordinator the country or a sede.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from flask.views import MethodView
@@ -39,9 +40,9 @@ class ReportArgsSchema(ReportQuerySchema):
     # hooks in the order of their names), which would drop ``from`` and ``to`` of a month's report.
     @pre_load
     def a_custom_period_from_dates(self, data: Any, **kwargs: Any) -> Any:
-        if not isinstance(data, dict):
+        if not isinstance(data, Mapping):
             return data
-        data = dict(data)
+        data = dict(data)  # webargs' proxy of the query string, as the page schema's hooks expect it
         if "period" not in data and ("from" in data or "to" in data):
             data["period"] = PeriodKind.CUSTOM.value
         # What the account's scope fixes is not its to choose: ignored, as the page ignores it.
