@@ -15,6 +15,7 @@ from flask_babel import ngettext
 from flask_login import current_user
 from marshmallow import ValidationError
 from werkzeug.datastructures import MultiDict
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from ..cases.forms import family_values, form_choices, new_family_values, submitted_values
 from ..cases.models import FamilyUnit
@@ -72,8 +73,14 @@ def arrival(arrival_id: int) -> ResponseReturnValue:
     """The arrival's families: those received, and those pre-registered from its passenger list waiting
     for the desk (a search by name or group reference is posted, so no name reaches a URL)."""
     arrival = get_arrival(current_user, arrival_id) or abort(404)
-    families = list_rows(search_families(current_user, CaseFilters(arrival_id=arrival.id)))
     q = request.form.get("q", "").strip()[:100] if request.method == "POST" else ""
+    return _arrival_page(arrival, q)
+
+
+def _arrival_page(
+    arrival: Arrival, q: str = "", upload_error: str | None = None, status: int = 200
+) -> ResponseReturnValue:
+    families = list_rows(search_families(current_user, CaseFilters(arrival_id=arrival.id)))
     waiting = preregistered_families(current_user, arrival.id)
     confirmed_id = request.args.get("confirmed", type=int)
     confirmed = None
@@ -92,7 +99,10 @@ def arrival(arrival_id: int) -> ResponseReturnValue:
         confirmed=confirmed,
         confirmed_slips=family_referrals(confirmed) if confirmed is not None else [],
         max_rows=f"{MAX_ROWS:,}".replace(",", "."),
-    )
+        max_file_bytes=MAX_FILE_BYTES,
+        too_large=_too_large_message(),
+        upload_error=upload_error,
+    ), status
 
 
 def _family_form(
@@ -263,6 +273,47 @@ def _preview(
         error=error,
         notes=TEMPLATE_NOTES,
     ), 200 if error is None else 400
+
+
+def _too_large_message() -> str:
+    message: str = _(
+        "El archivo pesa más de %(mb)d MB, el máximo para una lista de pasajeros (una de %(rows)s filas "
+        "pesa mucho menos): revise que sea el archivo correcto, o divídalo en dos.",
+        mb=MAX_FILE_BYTES // 2**20,
+        rows=f"{MAX_ROWS:,}".replace(",", "."),
+    )
+    return message
+
+
+class PassengerListTooLarge(RequestEntityTooLarge):
+    """A passenger list over the upload limit, sent by someone who may import lists for the arrival."""
+
+    def __init__(self, arrival: Arrival) -> None:
+        super().__init__()
+        self.arrival = arrival
+
+
+@bp.url_value_preprocessor
+def _refuse_large_passenger_list(endpoint: str | None, values: dict[str, Any] | None) -> None:
+    """The same test as Werkzeug's, made first (URL value preprocessors run before CSRF protection reads
+    the body), so that the arrival's page can say what happened beside the file field instead of the
+    general error page; the body is still not read. Anyone who may not import for this arrival gets the
+    general answer, as before."""
+    if endpoint != "desk.upload_passenger_list" or not values:
+        return
+    size, limit = request.content_length, request.max_content_length
+    if size is None or limit is None or size <= limit:
+        return
+    if not current_user.is_authenticated or not current_user.can(Permission.CASE_CREATE):
+        return
+    arrival = get_arrival(current_user, values["arrival_id"])
+    if arrival is not None:
+        raise PassengerListTooLarge(arrival)
+
+
+@bp.errorhandler(PassengerListTooLarge)
+def _passenger_list_too_large(error: PassengerListTooLarge) -> ResponseReturnValue:
+    return _arrival_page(error.arrival, upload_error=_too_large_message(), status=413)
 
 
 @bp.post("/<int:arrival_id>/passenger-list")

@@ -91,3 +91,23 @@ def test_a_passenger_list_becomes_preregistered_families_and_one_is_confirmed_in
         assert [r.institution.code for r in db.session.scalars(select(Referral))] == ["SOSEP_HOGARES"]
         db.session.remove()
     print(f"passenger list: one pre-registered family confirmed in {len(desk.actions)} interactions")
+
+
+def test_a_list_over_the_limit_is_refused_beside_the_field_before_it_is_sent(app, page: Page) -> None:
+    with app.app_context():
+        user = make_user("reception", centre="FAG", username="recepcion.grande")
+        arrival_id = make_arrival(user).id
+        db.session.remove()
+    log_in(page, "recepcion.grande")
+    page.goto(f"/arrivals/{arrival_id}")
+    field = page.get_by_label("Archivo de la lista (.xlsx o .csv)")
+    field.set_input_files(files=[{"name": "lista.csv", "mimeType": "text/csv", "buffer": b"x" * (6 * 2**20)}])
+    message = "El archivo pesa más de 5 MB, el máximo para una lista de pasajeros"
+    expect(field).to_have_accessible_description(re.compile("^" + message))
+    expect(page.locator("#e-passenger-file")).to_be_visible()
+    page.get_by_role("button", name="Ver vista previa").click()
+    expect(page).to_have_url(re.compile(rf"/arrivals/{arrival_id}$"))  # not sent: still the arrival's page
+    # Another file: the message goes.
+    field.set_input_files(files=[{"name": "lista.csv", "mimeType": "text/csv", "buffer": b"a,b\r\n"}])
+    expect(page.locator("#e-passenger-file")).to_be_hidden()
+    expect(field).not_to_have_attribute("aria-invalid", "true")

@@ -426,6 +426,27 @@ def test_the_upload_may_be_larger_than_other_requests_but_not_without_limit(clie
     assert upload(client, arrival, b"x" * (6 * 2**20), "lista.csv").status_code == 413
 
 
+def test_a_list_over_the_limit_is_refused_beside_the_file_field(client, desk):
+    _user, arrival = desk
+    before = counts()
+    response = upload(client, arrival, b"x" * (6 * 2**20), "lista.csv")
+    assert response.status_code == 413
+    html = response.get_data(as_text=True)
+    # The arrival's page, its file field marked and the message beside it, in Spanish.
+    assert 'id="passenger-file"' in html and 'aria-describedby="e-passenger-file"' in html
+    message = re.search(r'<p class="error" id="e-passenger-file">([^<]*)</p>', html)
+    assert message is not None
+    assert message[1].startswith("El archivo pesa más de 5 MB, el máximo para una lista de pasajeros")
+    db.session.expire_all()
+    assert counts() == before
+    # Someone who may not see this arrival gets the general answer, as before (here the arrival's 404: the
+    # tests switch CSRF protection off, which would otherwise read the body first and answer 413).
+    client.post("/logout")
+    login(client, make_user("reception", centre="TECUN_UMAN"))
+    refused = upload(client, arrival, b"x" * (6 * 2**20), "lista.csv")
+    assert refused.status_code in (404, 413) and "e-passenger-file" not in refused.get_data(as_text=True)
+
+
 # -- access ---------------------------------------------------------------------------------------------
 
 
