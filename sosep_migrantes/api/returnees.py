@@ -50,7 +50,7 @@ class CandidateSearchSchema(InputSchema):
     surnames = text(max_length=120, load_default="")
     cui = fields.String(
         allow_none=True,
-        validate=validate.Regexp(r"^[0-9]{13}$", error=_l("El CUI tiene 13 dígitos.")),
+        validate=validate.Regexp(r"^[0-9]{13}$", error=_l("El CUI debe tener 13 dígitos.")),
     )
     birth_date = date()
     age = integer(
