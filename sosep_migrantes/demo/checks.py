@@ -12,12 +12,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import bindparam, select, text
+from sqlalchemy import Date, DateTime, bindparam, select, text
 
 from ..cases.models import CaseStatus, FamilyUnit
+from ..cases.phonetic import member_keys
 from ..cases.services import search_text_of
 from ..catalogs.services import municipalities_per_department
 from ..core.cui import check_cui
+from ..core.timeutil import to_local
 from ..extensions import db
 from ..followup import rules
 from ..followup.services import case_facts, settings
@@ -364,6 +366,42 @@ def _check_sample(sample: int) -> list[str]:
             f"{stale} de {len(family_rows)} unidades familiares revisadas con texto de búsqueda "
             "desactualizado"
         )
+    wrong_keys = _stale_keys(ids)
+    if wrong_keys:
+        problems.append(
+            f"{wrong_keys} integrantes de las unidades familiares revisadas con claves fonéticas "
+            "desactualizadas (búsqueda de registros anteriores)"
+        )
     if invalid:
         problems.append(f"{invalid} CUI no válidos en las unidades familiares revisadas")
     return problems
+
+
+def _stale_keys(family_ids: list[int]) -> int:
+    """Members of these families whose ``member_keys`` are not what ``cases.phonetic.member_keys`` makes."""
+    stored: dict[int, set[tuple[str, str]]] = {}
+    stale = 0
+    for start in range(0, len(family_ids), 500):
+        chunk = {"ids": family_ids[start : start + 500]}
+        for member_id, kind, key in db.session.execute(
+            text(
+                "SELECT k.member_id, k.kind, k.key FROM member_keys k JOIN members m ON m.id = k.member_id "
+                "WHERE m.family_id IN :ids"
+            ).bindparams(bindparam("ids", expanding=True)),
+            chunk,
+        ):
+            stored.setdefault(member_id, set()).add((kind, key))
+        rows = db.session.execute(
+            text(
+                "SELECT m.id, m.given_names, m.surnames, m.birth_date, m.estimated_age, a.arrived_at "
+                "FROM members m JOIN family_units f ON f.id = m.family_id "
+                "JOIN arrivals a ON a.id = f.arrival_id WHERE m.family_id IN :ids"
+            )
+            .bindparams(bindparam("ids", expanding=True))
+            .columns(birth_date=Date(), arrived_at=DateTime(timezone=True)),
+            chunk,
+        )
+        for member_id, given, surnames, birth_date, estimated_age, arrived_at in rows:
+            expected = member_keys(given, surnames, birth_date, estimated_age, to_local(arrived_at).date())
+            stale += {(kind.value, key) for kind, key in expected} != stored.get(member_id, set())
+    return stale
