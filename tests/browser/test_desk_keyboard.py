@@ -136,3 +136,53 @@ def test_the_shortcuts_are_listed_on_the_page(app, page: Page) -> None:
     expect(help_).to_have_attribute("open", "")
     expect(help_).to_contain_text("Parentesco, Sexo y Consentimiento: escriba las primeras letras.")
     expect(help_).to_contain_text("Espacio la marca o la desmarca")
+
+
+def test_the_longer_way_with_enter_after_each_choice_still_registers_the_family(app, page: Page) -> None:
+    """The way staff learnt before the lists moved on by themselves (48 keys: Enter after each choice,
+    the sex typed, Tab through the lists) still ends with the same family: an Enter straight after a
+    choice that already moved on stays where it is; a letter typed on a proposed sex replaces it."""
+    open_desk(app, page, "teclado.costumbre")
+    keyboard = page.keyboard
+
+    def steps(*keys: str) -> None:
+        for key in keys:
+            if key in ("Enter", "Tab", "Space") or "+" in key:
+                keyboard.press(key)
+            else:
+                keyboard.type(key)
+
+    steps("María Elena", "Enter", "López Pérez", "Enter", "m", "Enter", "34")
+    for given, relationship, age in (("José Luis", "hijo", "3"), ("Ana Sofía", "hija", "8")):
+        steps("Alt+n", given, "Enter", relationship, "Enter", age)
+    steps("Alt+n", "Pedro", "Tab", "López García", "Enter", "abuelo", "Enter", "h", "Enter", "65")
+    steps("Enter", "Cuilco, Huehuetenango", "Enter", "e")
+    expect(page.get_by_label("Consentimiento para el tratamiento de datos")).to_have_value("written")
+    for number, sex, relationship, age in (
+        (1, "F", "HEAD", "34"),
+        (2, "M", "SON", "3"),
+        (3, "F", "DAUGHTER", "8"),
+        (4, "M", "GRANDPARENT", "65"),
+    ):
+        row = member(page, number)
+        expect(row.get_by_label("Sexo")).to_have_value(sex)
+        expect(row.get_by_label("Parentesco con el/la jefe(a)")).to_have_value(relationship)
+        expect(row.get_by_label("Edad estimada (años)")).to_have_value(age)
+    expect(page.get_by_label("Municipio de destino")).to_have_value("Cuilco, Huehuetenango")
+    steps("Alt+u", "Space", "Tab", "Tab", "Space", "Control+Enter")
+    banner = page.locator(".saved-banner")
+    expect(banner).to_contain_text("4 integrantes")
+
+
+def test_verbal_consent_asks_for_the_witness_next(app, page: Page) -> None:
+    open_desk(app, page, "teclado.testigo")
+    witness = page.get_by_label("Testigo del consentimiento verbal")
+    expect(witness).to_have_attribute("aria-required", "false")
+    page.get_by_label("Consentimiento para el tratamiento de datos").focus()
+    page.keyboard.type("v")
+    expect(witness).to_be_focused()
+    expect(witness).to_have_attribute("aria-required", "true")
+    expect(page.locator("label[for='f-consent_witness'] .req")).to_have_count(1)
+    page.get_by_label("Consentimiento para el tratamiento de datos").select_option(label="Escrito (firmado)")
+    expect(witness).to_have_attribute("aria-required", "false")
+    expect(page.locator("label[for='f-consent_witness'] .req")).to_have_count(0)

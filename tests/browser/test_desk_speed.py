@@ -125,8 +125,8 @@ def test_a_family_of_four_in_at_most_30_interactions_and_one_page_load(app, page
 
 #: By keyboard alone the same family took 73 key actions before the one screen, 48 with Enter moving to
 #: the next field to fill and Alt+M/U/D; 36 with a required list that moves on once the letters typed
-#: leave one option, the sex proposed from a common first name, the destination moving on once chosen
-#: and a letter finding a check box in the lists.
+#: leave one option, the sex proposed from a common first name (the age typed on it accepts it), the
+#: destination moving on once chosen and a letter finding a check box in the lists.
 MOST_KEY_ACTIONS = 36
 
 
@@ -171,14 +171,17 @@ def test_the_same_family_by_keyboard_alone(app, page: Page) -> None:
     expect(mother.get_by_label("Nombres")).to_be_focused()
 
     # The mother: Enter goes to the next field still to fill (the relationship is already "head"); her
-    # first name proposes the sex, marked as a proposal, so Enter goes past it to the age.
+    # first name proposed the sex, marked as a proposal: Enter stops there, and typing her age accepts it
+    # (the age goes to the age).
     keys.steps("María Elena", "Enter", "López Pérez", "Enter")
+    expect(mother.get_by_label("Sexo")).to_be_focused()
     expect(mother.get_by_label("Sexo")).to_have_value("F")
     expect(mother.get_by_label("Sexo")).to_have_accessible_description(
         "Propuesto por el nombre: cámbielo si no corresponde."
     )
-    expect(mother.get_by_label("Edad estimada (años)")).to_be_focused()
     keys.steps("34")
+    expect(mother.get_by_label("Edad estimada (años)")).to_have_value("34")
+    expect(mother.get_by_label("Sexo")).to_have_value("F")
     # The children: the head's surnames are offered; "hijo" leaves one option in the relationship, which
     # gives the sex, so the focus is on the age; "hija" is also the start of "hijastro(a)": the age typed
     # next goes to the age all the same.
@@ -191,12 +194,13 @@ def test_the_same_family_by_keyboard_alone(app, page: Page) -> None:
         expect(child.get_by_label("Edad estimada (años)")).to_have_value(age)
     expect(member(page, 3).get_by_label("Parentesco con el/la jefe(a)")).to_have_value("DAUGHTER")
     # The grandfather: other surnames (Tab onto the offered ones, typed over); "a" is already the only
-    # relationship that begins so (the rest of "abuelo" is not typed anywhere), "Pedro" proposed the sex.
+    # relationship that begins so (the rest of "abuelo" is not typed anywhere); "Pedro" proposed the sex,
+    # where the focus stops, and his age accepts it.
     keys.steps("Alt+n", "Pedro", "Tab", "López García", "Enter", "abuelo")
     grandfather = member(page, 4)
     expect(grandfather.get_by_label("Parentesco con el/la jefe(a)")).to_have_value("GRANDPARENT")
     expect(grandfather.get_by_label("Sexo")).to_have_value("M")
-    expect(grandfather.get_by_label("Edad estimada (años)")).to_be_focused()
+    expect(grandfather.get_by_label("Sexo")).to_be_focused()
     keys.steps("65")
     expect(grandfather.get_by_label("Edad estimada (años)")).to_have_value("65")
     # From the last field Enter goes back up to what is missing: the destination; typed whole (or chosen

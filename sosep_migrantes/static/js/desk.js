@@ -159,8 +159,12 @@
 
   // The family's own fields still to fill (the referrals' reasons are required only once a referral is
   // ticked): a required one, or the age.
-  function toFill(el) {
-    if (el.closest("#desk-referrals, #desk-needs") || el.value) return false;
+  // Going forward, a sex only proposed by the name is a stop too: staff see the guess (Enter, or simply
+  // typing the age, accepts it).
+  function toFill(el, forward) {
+    if (el.closest("#desk-referrals, #desk-needs")) return false;
+    if (forward && el.getAttribute("data-proposed") === "name") return true;
+    if (el.value) return false;
     return el.getAttribute("aria-required") === "true" || /-estimated_age$/.test(el.name || "");
   }
 
@@ -172,8 +176,8 @@
       f.querySelectorAll("input:not([type=hidden]), select, textarea"),
       function (el) { return !el.disabled && el.tabIndex >= 0 && el.offsetParent !== null; });
     var after = fields.slice(fields.indexOf(target) + 1);
-    var next = after.filter(toFill)[0] ||
-      fields.filter(function (el) { return el !== target && toFill(el); })[0] || after[0];
+    var next = after.filter(function (el) { return toFill(el, true); })[0] ||
+      fields.filter(function (el) { return el !== target && toFill(el, false); })[0] || after[0];
     if (next) next.focus();
     return next || null;
   }
@@ -205,6 +209,10 @@
   // goes to the next box whose name, or a word of it, begins with the letters typed.
   var PAUSE = 1000;
   var ahead = {el: null, text: "", at: 0, rest: "", waiting: false};
+  // The field a choice just moved the focus to: an Enter pressed straight after (out of habit, to
+  // confirm the choice) stays there instead of skipping it.
+  var moved = null;
+  var MODIFIERS = ["Shift", "Control", "Alt", "AltGraph", "Meta", "CapsLock"];
 
   function printable(event) {
     return event.key.length === 1 && event.key !== " " && !event.ctrlKey && !event.altKey && !event.metaKey;
@@ -213,7 +221,8 @@
   function optionText(option) { return fold(option.textContent); }
 
   function typeAhead(event) {
-    if (!printable(event)) return;
+    if (event.key === "Enter" || MODIFIERS.indexOf(event.key) >= 0) return;
+    if (!printable(event)) { moved = null; return; }
     var f = form();
     var el = event.target;
     var now = Date.now();
@@ -225,6 +234,7 @@
       ahead.at = now;
       return;
     }
+    moved = null;
     ahead.rest = "";
     if (el.tagName === "SELECT" && el.getAttribute("aria-required") === "true") {
       event.preventDefault();
@@ -242,7 +252,8 @@
     var waited = ahead.el === select && ahead.waiting;
     ahead.at = now;
     if (!matches.length) {
-      if (waited) { forward(f, select, key, now); return; }  // "hija" then "8": the age
+      // "hija" then "8", or "8" on a sex the name proposed: accepted, and the 8 goes to the age.
+      if (waited || select.getAttribute("data-proposed") === "name") { forward(f, select, key, now); return; }
       ahead.el = select;
       ahead.text = "";
       ahead.waiting = false;
@@ -251,13 +262,13 @@
     ahead.el = select;
     ahead.text = text;
     ahead.waiting = false;
-    if (select.value !== matches[0].value) {
-      select.value = matches[0].value;
-      select.dispatchEvent(new Event("input", {bubbles: true}));
-      select.dispatchEvent(new Event("change", {bubbles: true}));
-    }
+    // Typed, even the value it had: the choice is staff's now (no longer only proposed).
+    select.value = matches[0].value;
+    select.dispatchEvent(new Event("input", {bubbles: true}));
+    select.dispatchEvent(new Event("change", {bubbles: true}));
     if (matches.length === 1) {
       var next = moveOn(f, select);
+      moved = next;
       ahead.el = next;
       ahead.rest = optionText(matches[0]).slice(text.length).replace(/[^a-z].*$/, "");
       ahead.text = "";
@@ -360,6 +371,13 @@
       }
     });
     f.addEventListener("keydown", typeAhead);
+    f.addEventListener("focusout", function (event) {
+      // A proposed sex the focus has been on and left is seen: no longer a stop for Enter (still marked
+      // as proposed, and still given way to by the relationship).
+      if (event.target.getAttribute && event.target.getAttribute("data-proposed") === "name") {
+        event.target.setAttribute("data-proposed", "name-seen");
+      }
+    });
     f.addEventListener("click", function (event) {
       // "Más atajos" beside the save button opens the list of shortcuts at the top of the form.
       var link = event.target.closest && event.target.closest("a[href='#desk-shortcuts']");
@@ -369,7 +387,7 @@
     f.addEventListener("input", function (event) {
       // A destination chosen from the list (or typed whole: "Cuilco, Huehuetenango") is complete.
       var input = event.target;
-      if (input.tagName === "INPUT" && input.list && chosenFromList(input)) moveOn(f, input);
+      if (input.tagName === "INPUT" && input.list && chosenFromList(input)) moved = moveOn(f, input);
     });
     f.addEventListener("keydown", function (event) {
       // Alt+M, Alt+U, Alt+D: straight to the reasons for migrating, the needs served, the referrals.
@@ -386,6 +404,12 @@
         return;
       }
       var target = event.target;
+      if (moved === target) {  // the choice already moved here: this Enter confirmed it
+        event.preventDefault();
+        moved = null;
+        return;
+      }
+      moved = null;
       if (target.type === "checkbox" && checkList(target)) {
         // In a list of check boxes Enter moves on to the next list (then to the save button).
         event.preventDefault();

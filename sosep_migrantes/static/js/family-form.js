@@ -147,6 +147,29 @@ function init() {
     if (/-given_names$/.test(event.target.name || "")) proposeFrom(event);
   });
 
+  // Verbal consent needs the witness's name: marked required (and so a stop for Enter on the desk) only
+  // then.
+  var consent = form.querySelector("select[name=consent_type]");
+  var witness = form.querySelector("input[name=consent_witness]");
+  function witnessRequired() {
+    if (!consent || !witness) return;
+    var label = form.querySelector("label[for='" + witness.id + "']");
+    var mark = label && label.querySelector(".req[data-added]");
+    var verbal = consent.value === "verbal_witness";
+    witness.setAttribute("aria-required", verbal ? "true" : "false");
+    if (verbal && label && !mark) {
+      mark = document.createElement("span");
+      mark.className = "req";
+      mark.setAttribute("aria-hidden", "true");
+      mark.setAttribute("data-added", "1");
+      mark.textContent = " *";
+      label.appendChild(mark);
+    } else if (!verbal && mark) {
+      mark.parentNode.removeChild(mark);
+    }
+  }
+  if (consent) { consent.addEventListener("change", witnessRequired); witnessRequired(); }
+
   // Show the age next to a typed date of birth: a quick check against what the person says.
   function showAge(event) {
     var input = event.target;
