@@ -386,6 +386,76 @@ MATRIX: tuple[Route, ...] = (
         ok=CREATED,
         json=_family_json(),
     ),
+    # A case's follow-up (issue #12): read with case:view, written by its sede. The bodies are valid, so a
+    # case out of scope is a 404; in scope, a contact or linkage dated before the arrival is refused by the
+    # service (400), and a transfer, closure or reopening without If-Match asks for it (428).
+    Route("/api/v1/families/<int:family_id>/followups", "GET", P.CASE_VIEW, scope="family", ok=JSON),
+    Route(
+        "/api/v1/families/<int:family_id>/followups",
+        "POST",
+        P.FOLLOWUP_RECORD,
+        scope="family",
+        ok=INVALID,
+        json={"contacted_on": "2000-01-01", "contact_type": "phone", "outcome": "located"},
+    ),
+    Route("/api/v1/families/<int:family_id>/linkages", "GET", P.CASE_VIEW, scope="family", ok=JSON),
+    Route(
+        "/api/v1/families/<int:family_id>/linkages",
+        "POST",
+        P.FOLLOWUP_RECORD,
+        scope="family",
+        ok=INVALID,
+        json={"linked_on": "2000-01-01", "outside_service": "Escuela de la matriz"},
+    ),
+    Route(
+        "/api/v1/families/<int:family_id>/transfer",
+        "POST",
+        P.FOLLOWUP_RECORD,
+        scope="family",
+        ok=PRECONDITION_REQUIRED,
+        json={"municipality": 1413, "reason": "Matriz"},
+    ),
+    Route(
+        "/api/v1/families/<int:family_id>/close",
+        "POST",
+        P.FOLLOWUP_RECORD,
+        scope="family",
+        ok=PRECONDITION_REQUIRED,
+        json={"reason": "declined"},
+    ),
+    Route(
+        "/api/v1/families/<int:family_id>/reopen",
+        "POST",
+        P.FOLLOWUP_RECORD,
+        scope="family",
+        ok=PRECONDITION_REQUIRED,
+        json={"note": "Matriz"},
+    ),
+    Route("/api/v1/followup/inbox", "GET", P.FOLLOWUP_INBOX, ok=JSON),
+    # Returnees: the on-demand search without a name or CUI (422: nothing to look for); a case's earlier
+    # records; deciding on a member that is not the case's (400 in scope, 404 out of it).
+    Route("/api/v1/returnees/candidates", "GET", P.RETURNEE_VIEW, ok=UNPROCESSABLE),
+    Route(
+        "/api/v1/families/<int:family_id>/earlier-records", "GET", P.RETURNEE_VIEW, scope="family", ok=JSON
+    ),
+    Route(
+        "/api/v1/families/<int:family_id>/earlier-records/link",
+        "POST",
+        P.RETURNEE_LINK,
+        scope="family",
+        ok=INVALID,
+        json={"member_id": 999_999_999, "earlier_member_id": 999_999_999},
+    ),
+    Route(
+        "/api/v1/families/<int:family_id>/earlier-records/dismiss",
+        "POST",
+        P.RETURNEE_LINK,
+        scope="family",
+        ok=INVALID,
+        json={"member_id": 999_999_999, "earlier_member_id": 999_999_999},
+    ),
+    # The report's figures (this month), read through the account's scope.
+    Route("/api/v1/reports/figures", "GET", P.REPORT_VIEW, ok=JSON),
     # Last: it ends the session the other requests share.
     Route("/logout", "POST", Access.SIGNED_IN, ok=TO_LOGIN),
 )
