@@ -114,13 +114,12 @@ def audit_case_reads(family_ids: list[int], **details: Any) -> None:
     if not family_ids:
         return
     token = current_token()
+    event = {"token_id": token.id if token is not None else None, **details}
     with unit_of_work():
-        for family_id in family_ids:
-            audit.record(
-                AuditAction.FAMILY_API_READ,
-                "family",
-                family_id,
-                token_id=token.id if token is not None else None,
-                actor_id=current_user.id,
-                **details,
-            )
+        # One INSERT for a page of 25 cases (an ORM object each cost more than the list itself).
+        audit.record_many(
+            AuditAction.FAMILY_API_READ,
+            "family",
+            {family_id: event for family_id in family_ids},
+            actor_id=current_user.id,
+        )

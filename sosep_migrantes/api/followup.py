@@ -43,6 +43,7 @@ from .common import (
     PageArgsSchema,
     PageSchema,
     ServiceErrorSchema,
+    Timestamp,
     etag_of,
     page_of,
     version_from_if_match,
@@ -80,7 +81,7 @@ class FollowUpItemSchema(Schema):
     notes = fields.String(allow_none=True)
     next_action = fields.String(allow_none=True)
     next_action_on = fields.Date(allow_none=True)
-    created_at = fields.DateTime(required=True)
+    created_at = Timestamp(required=True)
 
 
 class FollowUpOutSchema(FollowUpItemSchema):
@@ -102,7 +103,7 @@ class LinkageItemSchema(Schema):
     linked_on = fields.Date(required=True)
     note = fields.String(allow_none=True)
     referral_id = fields.Integer(allow_none=True)
-    created_at = fields.DateTime(required=True)
+    created_at = Timestamp(required=True)
 
 
 class LinkageOutSchema(LinkageItemSchema):
@@ -123,7 +124,7 @@ class TransferOutSchema(Schema):
     from_municipality = fields.Integer(attribute="from_municipality_id", required=True)
     to_municipality = fields.Integer(attribute="to_municipality_id", required=True)
     reason = fields.String(required=True)
-    created_at = fields.DateTime(required=True)
+    created_at = Timestamp(required=True)
     #: False when the case left the account's territory with it (it no longer sees the case).
     still_in_scope = fields.Boolean(required=True)
     case = fields.Nested(CaseStateSchema, required=True)
@@ -135,7 +136,7 @@ class ClosureOutSchema(Schema):
     kind = fields.Function(lambda c: str(c.kind), required=True)
     reason = fields.Function(lambda c: str(c.reason) if c.reason else None, allow_none=True)
     note = fields.String(allow_none=True)
-    created_at = fields.DateTime(required=True)
+    created_at = Timestamp(required=True)
     case = fields.Nested(CaseStateSchema, required=True)
 
 
@@ -148,7 +149,7 @@ class InboxItemSchema(Schema):
     id = fields.Integer(required=True)
     case_number = fields.String(required=True)
     centre = fields.String(required=True)
-    arrived_at = fields.DateTime(required=True)
+    arrived_at = Timestamp(required=True)
     status = fields.String(required=True)
     destination = fields.String(required=True)
     members = fields.Integer(required=True)

@@ -30,7 +30,7 @@ from ..core.transaction import unit_of_work
 from ..returnees import services
 from ..returnees.models import ReturneeLink
 from ..returnees.schemas import DecisionSchema
-from .common import ServiceErrorSchema
+from .common import ServiceErrorSchema, Timestamp
 from .families import _audit_read
 
 blp = Blueprint(
@@ -114,7 +114,7 @@ class LinkedRecordSchema(Schema):
     #: True: the other record is the earlier one (this case is the return).
     other_is_earlier = fields.Boolean(required=True)
     other = fields.Nested(RecordSchema, required=True)
-    linked_at = fields.DateTime(required=True)
+    linked_at = Timestamp(required=True)
 
 
 class EarlierRecordsSchema(Schema):
@@ -130,7 +130,7 @@ class DecisionOutSchema(Schema):
     earlier_member_id = fields.Integer(required=True)
     #: ``linked`` or ``dismissed``.
     decision = fields.Function(lambda link: str(link.decision), required=True)
-    created_at = fields.DateTime(required=True)
+    created_at = Timestamp(required=True)
 
 
 @blp.route("/returnees/candidates")

@@ -205,12 +205,18 @@ def record(action: AuditAction, subject_type: str, subject_id: int | None, **det
 
 
 def record_many(
-    action: AuditAction, subject_type: str, details_by_subject: Mapping[int, dict[str, Any]]
+    action: AuditAction,
+    subject_type: str,
+    details_by_subject: Mapping[int, dict[str, Any]],
+    *,
+    actor_id: int | None = None,
 ) -> None:
-    """One event per subject, written by one multi-row INSERT: a batch job's trail (no user, no address).
+    """One event per subject, written by one multi-row INSERT: a batch job's trail (no user, no address),
+    or a request's that touches many records at once (``actor_id``: its user; the request's address).
 
-    For commands that change thousands of records in one statement (``ops.retention``), where an ORM
-    object per event would cost more than the change itself. The caller's transaction commits them.
+    For commands that change thousands of records in one statement (``ops.retention``), or the API's list
+    of 25 cases read, where an ORM object per event would cost more than the work itself. The caller's
+    transaction commits them.
     """
     if not isinstance(action, AuditAction):
         raise TypeError(f"audit action must be an AuditAction, not {type(action).__name__}")
@@ -220,8 +226,8 @@ def record_many(
             "subject_type": subject_type,
             "subject_id": subject_id,
             "details": details,
-            "user_id": None,
-            "ip_address": None,
+            "user_id": actor_id,
+            "ip_address": request.remote_addr if actor_id is not None and has_request_context() else None,
         }
         for subject_id, details in details_by_subject.items()
     ]

@@ -44,7 +44,7 @@ from .models import (
 A = AuditAction
 
 #: Access logs, not things that happened to the case: the admin's audit page shows them.
-NOT_IN_TIMELINE = frozenset({A.FAMILY_VIEW_PROTECTED.value})
+NOT_IN_TIMELINE = frozenset({A.FAMILY_VIEW_PROTECTED.value, A.FAMILY_API_READ.value})
 
 #: The fields a ``family:update`` names, as a sentence says them ("Datos modificados: teléfono, destino").
 FIELD_WORDS: dict[str, Any] = {
