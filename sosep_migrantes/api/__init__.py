@@ -79,9 +79,9 @@ def init_app(app: Flask) -> None:
     api.spec.components.security_scheme(
         "bearerAuth", {"type": "http", "scheme": "bearer", "description": "Token personal de la API."}
     )
-    from . import arrivals, catalogs, families, followup, reports, returnees
+    from . import arrivals, catalogs, families, followup, needs, partner, referrals, reports, returnees
 
-    for module in (catalogs, arrivals, families, followup, returnees, reports):
+    for module in (catalogs, arrivals, families, needs, referrals, partner, followup, returnees, reports):
         blueprint = module.blp
         _prepare(blueprint)
         api.register_blueprint(blueprint, url_prefix=app.config["API_PREFIX"] + blueprint.url_prefix)

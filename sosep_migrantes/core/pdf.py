@@ -13,7 +13,7 @@ from typing import Any
 from urllib.parse import unquote
 
 import segno
-from flask import current_app, render_template
+from flask import Response, current_app, render_template
 from weasyprint import HTML
 from weasyprint.urls import URLFetcher, URLFetcherResponse
 
@@ -100,3 +100,13 @@ def render_pdf(template: str, **context: Any) -> bytes:
     with fewer_collections():
         pdf: bytes = HTML(string=html, base_url=STATIC_SCHEME, url_fetcher=fetcher).write_pdf()
     return pdf
+
+
+def pdf_response(content: bytes, filename: str) -> Response:
+    """A PDF to open in the browser (or save), never cached: it holds personal data. ``filename`` must
+    name no person (slips are named by their number)."""
+    return Response(
+        content,
+        mimetype="application/pdf",
+        headers={"Content-Disposition": f'inline; filename="{filename}"', "Cache-Control": "no-store"},
+    )

@@ -15,7 +15,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import force_locale
 from flask_babel import gettext as _
@@ -31,13 +31,13 @@ from ..core.audit import AuditAction
 from ..core.errors import ServiceError
 from ..core.forms import form_errors, form_to_data
 from ..core.pagination import paginate
-from ..core.pdf import render_pdf
+from ..core.pdf import pdf_response, render_pdf
 from ..core.permissions import Permission, permission_required
 from ..core.schema import AsciiInteger, InputSchema
 from ..core.timeutil import age_in_months, to_local
 from ..core.transaction import unit_of_work
 from . import services
-from .models import REFERRAL_STATUS_LABELS, Referral, ReferralEvent, ReferralStatus
+from .models import REFERRAL_STATUS_LABELS, Priority, Referral, ReferralEvent, ReferralStatus
 from .schemas import TransitionSchema
 
 bp = Blueprint("partner", __name__, url_prefix="/partner")
@@ -116,6 +116,7 @@ class PartnerReferral:
     id: int
     number: str
     date: dt.date
+    priority: Priority
     priority_label: str
     is_urgent: bool
     persons: list[ReferredPerson]
@@ -149,6 +150,7 @@ def shown_referral(referral: Referral) -> PartnerReferral:
         number=referral.number,
         # The slip's date, so the page and the paper the family carries agree.
         date=to_local(referral.created_at).date(),
+        priority=Priority(referral.priority),
         priority_label=referral.priority_label,
         is_urgent=referral.is_urgent,
         persons=persons,
@@ -262,14 +264,7 @@ def slip(referral_id: int) -> ResponseReturnValue:
     content = render_partner_slip(referral)
     with unit_of_work():
         audit.record(AuditAction.SLIP_PRINT, "family", referral.family_id, referral_id=referral.id)
-    return Response(
-        content,
-        mimetype="application/pdf",
-        headers={
-            "Content-Disposition": f'inline; filename="{referral.number}.pdf"',
-            "Cache-Control": "no-store",
-        },
-    )
+    return pdf_response(content, f"{referral.number}.pdf")
 
 
 # -- the staff's side ------------------------------------------------------------------------------

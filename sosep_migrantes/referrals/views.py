@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -19,6 +19,7 @@ from ..core import audit
 from ..core.audit import AuditAction
 from ..core.errors import ServiceError
 from ..core.forms import form_errors, form_to_data
+from ..core.pdf import pdf_response
 from ..core.permissions import Permission, permission_required
 from ..core.transaction import AlreadySaved, unit_of_work
 from ..reception.services import get_arrival
@@ -122,14 +123,6 @@ def change_status(referral_id: int) -> ResponseReturnValue:
     return redirect(url_for("referrals.detail", referral_id=referral.id))
 
 
-def _pdf(content: bytes, filename: str) -> Response:
-    return Response(
-        content,
-        mimetype="application/pdf",
-        headers={"Content-Disposition": f'inline; filename="{filename}"', "Cache-Control": "no-store"},
-    )
-
-
 @bp.get("/referrals/<int:referral_id>/slip.pdf")
 @permission_required(Permission.CASE_VIEW)
 def slip(referral_id: int) -> ResponseReturnValue:
@@ -142,7 +135,7 @@ def slip(referral_id: int) -> ResponseReturnValue:
     with unit_of_work():
         audit.record(AuditAction.SLIP_PRINT, "family", referral.family_id, referral_id=referral.id)
     # The file is named by the slip number only: no names in downloads or URLs.
-    return _pdf(content, f"{referral.number}.pdf")
+    return pdf_response(content, f"{referral.number}.pdf")
 
 
 @bp.get("/arrivals/<int:arrival_id>/slips.pdf")
@@ -156,4 +149,4 @@ def arrival_slips(arrival_id: int) -> ResponseReturnValue:
     content = render_slips(referrals)
     with unit_of_work():
         audit.record(AuditAction.SLIP_PRINT, "arrival", arrival.id, referrals=[r.id for r in referrals])
-    return _pdf(content, f"boletas-llegada-{arrival.id}.pdf")
+    return pdf_response(content, f"boletas-llegada-{arrival.id}.pdf")
