@@ -26,8 +26,8 @@ class Timestamp(fields.DateTime):
     def _serialize(self, value: Any, attr: str | None, obj: Any, **kwargs: Any) -> str | None:
         if isinstance(value, dt.datetime) and value.tzinfo is None:
             value = value.replace(tzinfo=dt.UTC)
-        result: str | None = super()._serialize(value, attr, obj, **kwargs)
-        return result
+        result = super()._serialize(value, attr, obj, **kwargs)
+        return None if result is None else str(result)
 
 
 class ServiceErrorSchema(Schema):

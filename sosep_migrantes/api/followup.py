@@ -144,6 +144,9 @@ class InboxArgsSchema(InboxFilterSchema, PageArgsSchema):
     """The inbox's filters (``sede``, ``status``, ``overdue``, ``protection``, ``municipality``, ``sort``)
     and the page; a sede account always gets its own sede."""
 
+    class Meta(PageArgsSchema.Meta):  # unknown parameters refused, as every list of the API
+        pass
+
 
 class InboxItemSchema(Schema):
     id = fields.Integer(required=True)
