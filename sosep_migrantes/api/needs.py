@@ -23,7 +23,7 @@ from ..core.transaction import unit_of_work
 from ..needs import services
 from ..needs.models import FamilyNeed
 from ..needs.schemas import AttendSchema, NeedsBatchSchema
-from .common import PageArgsSchema, PageSchema, ServiceErrorSchema, audit_case_reads, page_of
+from .common import PageArgsSchema, PageSchema, ServiceErrorSchema, Timestamp, audit_case_reads, page_of
 
 blp = Blueprint(
     "api_needs",
@@ -41,7 +41,7 @@ class ServiceOutSchema(Schema):
     quantity = fields.Integer(required=True)
     #: Who delivered it: a staff member or a provider, as typed.
     delivered_by = fields.String(required=True)
-    delivered_at = fields.DateTime(required=True)
+    delivered_at = Timestamp(required=True)
 
 
 class NeedOutSchema(Schema):
@@ -56,7 +56,7 @@ class NeedOutSchema(Schema):
     #: ``identified`` (pending), ``attended`` (at the centre) or ``referred`` (by a sent referral).
     status = fields.Function(lambda n: n.status.value, required=True)
     notes = fields.String(allow_none=True)
-    created_at = fields.DateTime(required=True)
+    created_at = Timestamp(required=True)
     services = fields.List(fields.Nested(ServiceOutSchema), required=True)
 
 

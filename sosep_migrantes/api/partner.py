@@ -35,7 +35,7 @@ from ..referrals.partner import (
     shown_referral,
 )
 from ..referrals.schemas import TransitionSchema
-from .common import PageArgsSchema, PageSchema, ServiceErrorSchema, page_of, with_etag
+from .common import PageArgsSchema, PageSchema, ServiceErrorSchema, Timestamp, page_of, with_etag
 from .referrals import ETAG_HEADER, check_if_match
 
 blp = Blueprint(
@@ -77,7 +77,7 @@ class PartnerReferralOutSchema(Schema):
 
 
 class HistoryStepOutSchema(Schema):
-    at = fields.DateTime(required=True)
+    at = Timestamp(required=True)
     status = fields.String(required=True)
     #: Who recorded the step, and for which institution when it was a partner's answer.
     who = fields.String(required=True)

@@ -35,6 +35,7 @@ from .common import (
     PageArgsSchema,
     PageSchema,
     ServiceErrorSchema,
+    Timestamp,
     audit_case_reads,
     page_of,
     version_from_if_match,
@@ -61,7 +62,7 @@ class ReferralEventOutSchema(Schema):
     from_status = fields.Function(lambda e: e.from_status.value if e.from_status else None, allow_none=True)
     to_status = fields.Function(lambda e: e.to_status.value, required=True)
     note = fields.String(allow_none=True)
-    created_at = fields.DateTime(required=True)
+    created_at = Timestamp(required=True)
     user_id = fields.Integer(required=True)
     #: The institution the step was recorded for, when a partner institution's user answered.
     institution = fields.Function(
@@ -92,8 +93,8 @@ class ReferralOutSchema(Schema):
         lambda r: [s.value for s in services.allowed_transitions(r)], required=True
     )
     version = fields.Function(services.status_version, required=True)
-    created_at = fields.DateTime(required=True)
-    updated_at = fields.DateTime(allow_none=True)
+    created_at = Timestamp(required=True)
+    updated_at = Timestamp(allow_none=True)
     events = fields.List(fields.Nested(ReferralEventOutSchema), required=True)
 
 
