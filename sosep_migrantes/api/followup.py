@@ -58,6 +58,9 @@ blp = Blueprint(
     "la bandeja de la sede.",
 )
 
+#: How many times a contact or a linkage is tried when another write to the case moved its version.
+WRITE_ATTEMPTS = 5
+
 ETAG_HEADER = {"ETag": {"schema": {"type": "string"}, "description": "La nueva versión del caso."}}
 
 
@@ -210,13 +213,24 @@ def _already_saved(model: Any, token: str | None) -> bool:
 def _record(
     family_id: int, data: dict[str, Any], model: Any, service: Callable[..., Any]
 ) -> ResponseReturnValue:
-    """A contact or a linkage: saved once (a retried request with its ``submission_token`` is a 409)."""
-    family = _family(family_id)
-    with unit_of_work():
-        if _already_saved(model, data.get("submission_token")):
-            raise AlreadySaved
-        saved = service(family, data, current_user)
-    return _with_case(saved, family_id)
+    """A contact or a linkage: saved once (a retried request with its ``submission_token`` is a 409).
+
+    Either rewrites the case's status and due date, a versioned row: two contacts recorded at the same
+    moment (two people, or an integration's parallel calls) meet there, and the later one's ``UPDATE``
+    finds the version moved. Neither was made from a version the caller read, so the later one is simply
+    made again, from the case as the other left it (up to :data:`WRITE_ATTEMPTS` times, then a 409).
+    """
+    for _attempt in range(WRITE_ATTEMPTS):
+        family = _family(family_id)
+        try:
+            with unit_of_work():
+                if _already_saved(model, data.get("submission_token")):
+                    raise AlreadySaved
+                saved = service(family, data, current_user)
+        except StaleDataError:
+            continue
+        return _with_case(saved, family_id)
+    abort(409)
 
 
 def _change_case(family_id: int, data: dict[str, Any], service: Callable[..., Any]) -> tuple[Any, int]:

@@ -5,6 +5,7 @@ ETag for the changes of the case as a whole (transfer, closure, reopening)."""
 from __future__ import annotations
 
 import datetime as dt
+import threading
 from typing import Any
 
 import pytest
@@ -312,3 +313,50 @@ def test_a_case_closed_by_someone_else_meanwhile_is_a_conflict(app, world) -> No
     )
     assert late.status_code == 412
     assert actions(app, world["cuilco"]).count("family:close") == 0
+
+
+def at_once(app, world, who: str, calls: list[tuple[str, dict[str, Any], dict[str, str]]]) -> list[int]:
+    """Each call (path, body, headers) posted by its own client, all released at the same moment."""
+    start = threading.Barrier(len(calls))
+    statuses: list[int] = []
+    failures: list[BaseException] = []
+
+    def post(path: str, body: dict[str, Any], headers: dict[str, str]) -> None:
+        try:
+            client = api(app, world, who)
+            start.wait(timeout=10)
+            statuses.append(client.post(path, json=body, headers=headers).status_code)
+        except BaseException as exc:  # reported by the main thread
+            failures.append(exc)
+
+    threads = [threading.Thread(target=post, args=call) for call in calls]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert not failures, failures
+    assert not any(thread.is_alive() for thread in threads)
+    return sorted(statuses)
+
+
+@pytest.mark.postgres_only
+def test_simultaneous_writes_never_fail_and_never_overwrite(app, world, is_postgres) -> None:
+    if not is_postgres:
+        pytest.skip("SQLite serialises writers: the race needs a server that runs them at once")
+    url = f"/families/{world['cuilco']}"
+    # Four different contacts at once: each rewrites the case's versioned row; all are saved.
+    calls = [(url + "/followups", contact(notes=f"Llamada {n}"), {}) for n in range(4)]
+    assert at_once(app, world, "sede_huehuetenango", calls) == [201] * 4
+    # One contact sent four times at once (its token): saved once, the others told it was.
+    same = contact(submission_token="c" * 32)
+    assert (
+        at_once(app, world, "sede_huehuetenango", [(url + "/followups", same, {})] * 4) == [201] + [409] * 3
+    )
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(FollowUp)) == 5
+        db.session.remove()
+    # Four closures from the same ETag: one closes the case, the others made from a stale version.
+    read = current_etag(app, world, world["cuilco"])
+    closes = [(url + "/close", {"reason": "declined"}, read)] * 4
+    assert at_once(app, world, "sede_huehuetenango", closes) == [201] + [412] * 3
+    assert actions(app, world["cuilco"]).count("family:close") == 1

@@ -5,6 +5,7 @@ dismissing them, audited."""
 from __future__ import annotations
 
 import datetime as dt
+import threading
 from typing import Any
 
 import pytest
@@ -254,3 +255,29 @@ def test_only_a_member_of_the_case_and_an_offered_record_can_be_decided(app, wor
         and missing.json["errors"]["earlier_member_id"] == "This field is required."
     )
     assert audited(app, "returnee:link") == []
+
+
+@pytest.mark.postgres_only
+def test_the_same_pair_linked_at_the_same_moment_is_linked_once(app, world, is_postgres) -> None:
+    if not is_postgres:
+        pytest.skip("SQLite serialises writers: the race needs a server that runs them at once")
+    decision = {"member_id": world["catalina"], "earlier_member_id": world["tecun_member"]}
+    url = f"/families/{world['again']}/earlier-records/link"
+    start = threading.Barrier(4)
+    statuses: list[int] = []
+
+    def link() -> None:
+        client = api(app, world, "reception_fag")
+        start.wait(timeout=10)
+        statuses.append(client.post(url, json=decision).status_code)
+
+    threads = [threading.Thread(target=link) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert statuses == [200] * 4
+    with app.app_context():
+        assert db.session.scalars(select(ReturneeLink.decision)).one() == "linked"
+        db.session.remove()
+    assert len(audited(app, "returnee:link")) == 1
