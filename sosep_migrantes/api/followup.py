@@ -44,11 +44,11 @@ from .common import (
     PageSchema,
     ServiceErrorSchema,
     Timestamp,
+    audit_case_reads,
     etag_of,
     page_of,
     version_from_if_match,
 )
-from .families import _audit_read
 
 blp = Blueprint(
     "api_followup",
@@ -266,7 +266,7 @@ class FollowUps(MethodView):
     def get(self, args: dict[str, Any], family_id: int) -> dict[str, Any]:
         """The case's contacts (and attempts), the latest first, as its page shows them."""
         family = _family(family_id)
-        _audit_read([family.id])
+        audit_case_reads([family.id], part="followups")
         return page_of(_records(FollowUp, family_id, FollowUp.contacted_on.desc(), FollowUp.id.desc()), args)
 
     @permission_required(Permission.FOLLOWUP_RECORD)
@@ -296,7 +296,7 @@ class Linkages(MethodView):
     def get(self, args: dict[str, Any], family_id: int) -> dict[str, Any]:
         """The programmes and services the family (or a member) was linked to, the latest first."""
         family = _family(family_id)
-        _audit_read([family.id])
+        audit_case_reads([family.id], part="linkages")
         return page_of(_records(Linkage, family_id, Linkage.linked_on.desc(), Linkage.id.desc()), args)
 
     @permission_required(Permission.FOLLOWUP_RECORD)
@@ -445,5 +445,5 @@ class Inbox(MethodView):
             "due_this_week": counts.due_this_week,
         }
         page["sede"] = sede.code if sede else None
-        _audit_read([item["id"] for item in page["items"]])
+        audit_case_reads([item["id"] for item in page["items"]], part="inbox")
         return page

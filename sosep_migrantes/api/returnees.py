@@ -31,8 +31,7 @@ from ..core.transaction import unit_of_work
 from ..returnees import services
 from ..returnees.models import ReturneeLink
 from ..returnees.schemas import DecisionSchema
-from .common import ServiceErrorSchema, Timestamp
-from .families import _audit_read
+from .common import ServiceErrorSchema, Timestamp, audit_case_reads
 
 #: How many times a decision is tried when the same pair was decided at the same moment.
 DECISION_ATTEMPTS = 3
@@ -161,7 +160,14 @@ class Candidates(MethodView):
             on=on,
             limit=args["limit"],
         )
+        # The cases of the scope whose names and dates of birth the answer gives (not those cut to the
+        # minimum, nor what was typed: a search's words are not kept).
+        audit_case_reads(_visible_families(candidates), part="returnee_candidates")
         return {"items": candidates}
+
+
+def _visible_families(records: list[services.Candidate], but: int | None = None) -> list[int]:
+    return sorted({r.family_id for r in records if r.family_id is not None and r.family_id != but})
 
 
 def _family(family_id: int) -> FamilyUnit:
@@ -179,21 +185,26 @@ class EarlierRecords(MethodView):
         """Each member's earlier records anywhere in the country (without those already linked or
         dismissed for it), and the re-migrations linked to the case, as its «Registros anteriores» page."""
         family = _family(family_id)
-        _audit_read([family.id])
-        family = _family(family_id)
-        return {
+        members = [
+            (member, services.candidates_for_member(current_user, member))
+            for member in family.members
+            if member.given_names or member.cui  # an anonymised member has nothing to look for
+        ]
+        linked = services.linked_records(current_user, family)
+        found = {
             "family_id": family.id,
             "members": [
-                {
-                    "member_id": member.id,
-                    "full_name": member.full_name,
-                    "candidates": services.candidates_for_member(current_user, member),
-                }
-                for member in family.members
-                if member.given_names or member.cui  # an anonymised member has nothing to look for
+                {"member_id": member.id, "full_name": member.full_name, "candidates": candidates}
+                for member, candidates in members
             ],
-            "linked": services.linked_records(current_user, family),
+            "linked": linked,
         }
+        # The case, and the other cases of the scope whose names and dates of birth are given with it.
+        shown = [c for _member, candidates in members for c in candidates] + [r.other for r in linked]
+        audit_case_reads([family.id], part="earlier_records")
+        others = _visible_families(shown, but=family.id)
+        audit_case_reads(others, part="earlier_record_of", family_id=family.id)
+        return found
 
 
 def _decide(family_id: int, data: dict[str, Any], link: bool) -> ReturneeLink:
