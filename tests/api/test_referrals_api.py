@@ -5,6 +5,7 @@ message in the request's language."""
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import pytest
@@ -331,3 +332,39 @@ def test_scope_and_permissions_follow_the_pages(app, world) -> None:
         assert api(app, world, who).get(f"/families/{family}/referrals").status_code == 403
     with app.app_context():
         assert db.session.get(Referral, referral_id).status == S.SENT
+
+
+def test_two_integrations_answering_at_once_leave_one_outcome(app, world) -> None:
+    """Two systems record different outcomes of the same referral at the same moment, both from the
+    version they read: one wins, the other is told it moved (412 after waiting for the row's lock on
+    PostgreSQL, or 409 from the compare-and-set where both read it first); never a 5xx."""
+    referral_id = referral_in(app, world, S.SENT)
+    start = threading.Barrier(2)
+    answers: dict[str, Any] = {}
+
+    def integration(status: str, who: str) -> None:
+        client = api(app, world, who)
+        start.wait(timeout=10)
+        answers[status] = client.post(
+            f"/referrals/{referral_id}/status",
+            json={"status": status, "note": NOTE},
+            headers={"If-Match": '"v2"'},
+        )
+
+    threads = [
+        threading.Thread(target=integration, args=("accepted", "reception_fag")),
+        threading.Thread(target=integration, args=("rejected", "sede_huehuetenango")),
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+
+    codes = sorted(response.status_code for response in answers.values())
+    assert codes[0] == 200 and codes[1] in (409, 412), codes
+    [winner] = [status for status, response in answers.items() if response.status_code == 200]
+    [loser] = [response for response in answers.values() if response.status_code != 200]
+    assert loser.json["message"]
+    with app.app_context():
+        assert db.session.get(Referral, referral_id).status == winner
+    assert actions(app, referral_id) == ["referral:create", "referral:sent", f"referral:{winner}"]
