@@ -11,8 +11,9 @@ surnames in another order, or with a typo. This module turns a name into keys th
   ("Lopz", "Lopes") keeps the key;
 - :func:`member_keys` are the keys a member is found by, stored in ``member_keys`` (btree-indexed):
   a *pair* key for each given name and surname (in alphabetical order, so the surnames' order and
-  even the two fields swapped do not matter) with the year of birth, and a *word* key for each name with
-  the full date of birth, when it is known (a typo in every other word still finds the person);
+  even the two fields swapped do not matter) with the year of birth, and a *word* key for the first given
+  name and the first surname with the full date of birth, when it is known (a typo in the other words
+  still finds the person: the look-up tries every word typed);
 - :func:`lookup_keys` are the keys to look up for a person being typed: the same, over the years of
   birth that the typed date of birth or age allows;
 - :func:`name_similarity` and :func:`compatible_age` decide, in Python, which of the rows found are
@@ -26,7 +27,7 @@ from __future__ import annotations
 import datetime as dt
 import enum
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from functools import lru_cache
 
 from ..core.text import fold
@@ -77,7 +78,12 @@ _VOWELS = re.compile(r"[aeiou]")
 
 def name_words(text: str | None) -> list[str]:
     """The folded words of a name, without particles: "de la Cruz  Pérez" -> ["cruz", "perez"]."""
-    return [w for w in _NOT_LETTER.split(fold(text)) if w and w not in PARTICLES]
+    return list(_name_words(text or ""))
+
+
+@lru_cache(maxsize=65536)
+def _name_words(text: str) -> tuple[str, ...]:
+    return tuple(w for w in _NOT_LETTER.split(fold(text)) if w and w not in PARTICLES)
 
 
 @lru_cache(maxsize=65536)
@@ -96,13 +102,12 @@ def skeleton(word: str) -> str:
     return code[:1] + _VOWELS.sub("", code[1:])
 
 
+def _pair(a: str, b: str) -> str:
+    return f"{a} {b}" if a <= b else f"{b} {a}"
+
+
 def _pairs(given: list[str], surnames: list[str]) -> set[str]:
-    pairs = set()
-    for g in given[:KEY_WORDS]:
-        for s in surnames[:KEY_WORDS]:
-            a, b = skeleton(g), skeleton(s)
-            pairs.add(f"{a} {b}" if a <= b else f"{b} {a}")
-    return pairs
+    return {_pair(skeleton(g), skeleton(s)) for g in given[:KEY_WORDS] for s in surnames[:KEY_WORDS]}
 
 
 def birth_year(birth_date: dt.date | None, estimated_age: int | None, arrived_on: dt.date) -> int | None:
@@ -115,12 +120,35 @@ def birth_year(birth_date: dt.date | None, estimated_age: int | None, arrived_on
     return None
 
 
-def key_parts(given_names: str | None, surnames: str | None) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """What of a name goes into its keys: the pairs (given name, surname) and the words, as skeletons.
-    The bulk generator keeps them per name, so its keys are :func:`member_keys`'s at its speed."""
-    given, family = name_words(given_names), name_words(surnames)
-    words = dict.fromkeys(skeleton(word) for word in given[:KEY_WORDS] + family[:KEY_WORDS])
-    return tuple(sorted(_pairs(given, family))), tuple(words)
+def name_key(given_names: str | None, surnames: str | None) -> str:
+    """The whole name's :func:`name_words`, given names first: "María Elena de León" -> "maria elena leon".
+
+    Stored beside each key, so the search decides on the name (:func:`name_similarity`) from the index
+    alone and reads only the members whose name may be the person's."""
+    return " ".join(name_words(given_names) + name_words(surnames))
+
+
+def name_part(text: str | None) -> tuple[tuple[str, ...], str]:
+    """What the keys take of one field (the given names, or the surnames): the skeletons of its first
+    words and its :func:`name_words` joined."""
+    words = name_words(text)
+    return tuple(skeleton(word) for word in words[:KEY_WORDS]), " ".join(words)
+
+
+def combine(
+    given: tuple[tuple[str, ...], str], surnames: tuple[tuple[str, ...], str]
+) -> tuple[tuple[str, ...], tuple[str, ...], str]:
+    """The pairs, the words (the first given name's and the first surname's skeletons) and the
+    :func:`name_key` of a name, from its two fields' :func:`name_part`."""
+    pairs = {_pair(a, b) for a in given[0] for b in surnames[0]}
+    words = tuple(dict.fromkeys(given[0][:1] + surnames[0][:1]))
+    return tuple(sorted(pairs)), words, " ".join(text for text in (given[1], surnames[1]) if text)
+
+
+def key_parts(given_names: str | None, surnames: str | None) -> tuple[tuple[str, ...], tuple[str, ...], str]:
+    """:func:`combine` of the two fields. The bulk generator keeps each field's :func:`name_part`, so its
+    keys are :func:`member_keys`'s at its speed."""
+    return combine(name_part(given_names), name_part(surnames))
 
 
 def member_keys(
@@ -131,7 +159,7 @@ def member_keys(
     arrived_on: dt.date,
 ) -> set[tuple[MemberKeyKind, str]]:
     """The keys a member is found by (none for an anonymised member: no names, no date of birth)."""
-    pairs, words = key_parts(given_names, surnames)
+    pairs, words, _name = key_parts(given_names, surnames)
     year = birth_year(birth_date, estimated_age, arrived_on)
     keys: set[tuple[MemberKeyKind, str]] = set()
     if year is not None:
@@ -188,6 +216,7 @@ def _distance(a: str, b: str) -> int:
     return previous[-1]
 
 
+@lru_cache(maxsize=262144)
 def word_similarity(a: str, b: str) -> float:
     """1 for the same folded word, 0.95 for the same sound, less for a typo, 0 for another word."""
     if a == b:
@@ -205,13 +234,17 @@ def name_similarity(a: Iterable[str], b: Iterable[str]) -> float:
     Each word of the shorter name is paired with the most similar word left of the other; a name with
     fewer words ("María López" for "María Elena López Pérez") loses a little, not everything.
     """
-    small, large = sorted((list(a), list(b)), key=len)
+    return _similarity(list(a), list(b), word_similarity)
+
+
+def _similarity(a: list[str], b: list[str], similar: Callable[[str, str], float]) -> float:
+    small, large = (a, b) if len(a) <= len(b) else (b, a)
     if not small:
         return 0.0
     left = list(large)
     total = 0.0
     for word in small:
-        scores = [word_similarity(word, other) for other in left]
+        scores = [similar(word, other) for other in left]
         best = max(scores)
         if best > 0:
             left.pop(scores.index(best))

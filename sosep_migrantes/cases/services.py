@@ -21,7 +21,7 @@ from ..extensions import db
 from ..reception.models import Arrival
 from .lifecycle import case_changed
 from .models import CaseStatus, FamilyUnit, Member, MemberKey
-from .phonetic import member_keys
+from .phonetic import member_keys, name_key
 
 FAMILY_FIELDS = (
     "community",
@@ -111,7 +111,12 @@ def refresh_member_keys(family: FamilyUnit, *, previous: Iterable[int] = ()) -> 
         db.session.execute(delete(MemberKey).where(MemberKey.member_id.in_(ids)))
     arrived_on = to_local(family.arrival.arrived_at).date()
     rows = [
-        {"member_id": member.id, "kind": kind, "key": key}
+        {
+            "member_id": member.id,
+            "kind": kind,
+            "key": key,
+            "name_key": name_key(member.given_names, member.surnames),
+        }
         for member in family.members
         for kind, key in sorted(
             member_keys(

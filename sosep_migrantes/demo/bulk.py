@@ -10,7 +10,7 @@ system. This module builds the same kind of data as plain tuples and writes them
 - referral slip numbers ``REF-CENTRE-YEAR-00012`` the same way, per year the referral was made;
 - ``search_text`` as :func:`~sosep_migrantes.cases.services.refresh_search_text` folds it;
 - the members' phonetic keys (``member_keys``) as :func:`~sosep_migrantes.cases.phonetic.member_keys`
-  makes them (from :func:`~sosep_migrantes.cases.phonetic.key_parts`, kept per name);
+  makes them (from :func:`~sosep_migrantes.cases.phonetic.name_part`, kept per name);
 - referral events in the order of the referral's life, the status of the last one on the referral;
 - the sede's follow-up of each family (contacts, linkage, transfers, closures and reopenings, recorded
   by a sede account per sede), and the case's status, next due date, first and last contact as
@@ -47,7 +47,7 @@ from typing import Any, Protocol
 from sqlalchemy import select, text
 
 from ..cases.models import CaseStatus
-from ..cases.phonetic import key_parts
+from ..cases.phonetic import combine, name_part
 from ..catalogs.models import (
     CatalogMixin,
     Country,
@@ -105,7 +105,7 @@ from .generator import (
 )
 
 #: Changes whenever the rows generated for a seed change (the benchmark rebuilds its database then).
-GENERATOR_VERSION = 3
+GENERATOR_VERSION = 6
 
 #: Returned persons per year, in thousands: the national totals' shape (2019 high, the pandemic
 #: years low, about 80 thousand in 2022-2023, 77 in 2024, 55 in 2025). Later years repeat 2025.
@@ -202,7 +202,7 @@ TABLES: dict[str, tuple[str, ...]] = {
     ),
     "member_languages": ("member_id", "language_id"),
     #: The phonetic keys of the returnee search (``cases.phonetic.member_keys``).
-    "member_keys": ("id", "member_id", "kind", "key"),
+    "member_keys": ("id", "member_id", "kind", "key", "name_key"),
     "family_migration_reasons": ("family_id", "reason_id"),
     "family_protection_causes": ("family_id", "cause_id"),
     "family_needs": ("id", "family_id", "member_id", "need_id", "status", "created_at", "created_by_id"),
@@ -517,8 +517,8 @@ class BulkGenerator:
         #: fold() of each name: fold of space-joined parts is the space-joined folds of the parts
         #: (none has spaces at its ends), so refresh_search_text's result is built from these.
         self.fold_cache: dict[str, str] = {}
-        #: (given names, surnames) -> key_parts(): the pairs and words of the member's phonetic keys.
-        self.key_cache: dict[tuple[str, str], tuple[tuple[str, ...], tuple[str, ...]]] = {}
+        #: Given names or surnames -> name_part(): what the member's phonetic keys take of them.
+        self.key_cache: dict[str, tuple[tuple[str, ...], str]] = {}
         #: Date ordinal -> (ISO text, year * 12 + month, day), for dates of birth.
         self.dates: dict[int, tuple[str, int, int]] = {}
         self.case_prefix: dict[tuple[int, int], tuple[str, str]] = {}
@@ -740,17 +740,20 @@ class BulkGenerator:
             languages.append(f"{member_id}\t{lang_es}\n")
             if language:
                 languages.append(f"{member_id}\t{language}\n")
-            parts = key_cache.get((given, surnames))
-            if parts is None:
-                parts = key_cache[(given, surnames)] = key_parts(given, surnames)
-            pairs, words = parts
+            given_part = key_cache.get(given)
+            if given_part is None:
+                given_part = key_cache[given] = name_part(given)
+            surnames_part = key_cache.get(surnames)
+            if surnames_part is None:
+                surnames_part = key_cache[surnames] = name_part(surnames)
+            pairs, words, name = combine(given_part, surnames_part)
             year = birth_date[:4] if estimated is N else on_year - age
             for pair in pairs:
-                keys.append(f"{key_id}\t{member_id}\tpair_year\t{pair} {year}\n")
+                keys.append(f"{key_id}\t{member_id}\tpair_year\t{pair} {year}\t{name}\n")
                 key_id += 1
             if estimated is N:
                 for word in words:
-                    keys.append(f"{key_id}\t{member_id}\tword_birth\t{word} {birth_date}\n")
+                    keys.append(f"{key_id}\t{member_id}\tword_birth\t{word} {birth_date}\t{name}\n")
                     key_id += 1
             folded_given = fold_cache.get(given)
             if folded_given is None:

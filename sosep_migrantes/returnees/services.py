@@ -36,7 +36,8 @@ from .models import ReturneeDecision, ReturneeLink
 
 #: The most candidates offered for one person.
 CANDIDATES_LIMIT = 10
-#: The most rows a look-up reads before scoring (a very common name in a crowded year).
+#: The most keys a look-up reads (a very common name in a crowded year), and the most members it scores.
+KEYS_LIMIT = 5000
 ROWS_LIMIT = 400
 
 
@@ -226,13 +227,23 @@ def find_candidates(
         found.update(db.session.scalars(select(Member.id).where(Member.cui == cui).limit(ROWS_LIMIT)))
     keys = phonetic.lookup_keys(given_names, surnames, birth_date, age, on)
     if keys:
-        found.update(
-            db.session.scalars(
-                select(MemberKey.member_id).where(MemberKey.key.in_(keys)).distinct().limit(ROWS_LIMIT)
-            )
+        # Decided on the name from the index alone (the name beside each key): only a member whose name may
+        # be the person's is read. A common name in a crowded year finds hundreds of keys, and few pass.
+        alike: dict[str, bool] = {}
+        rows = db.session.execute(
+            select(MemberKey.member_id, MemberKey.name_key).where(MemberKey.key.in_(keys)).limit(KEYS_LIMIT)
         )
+        for member_id, name in rows:
+            passes = alike.get(name)
+            if passes is None:
+                similarity = phonetic.name_similarity(words, name.split())
+                passes = alike[name] = similarity >= phonetic.SIMILAR_NAME
+            if passes:
+                found.add(member_id)
     if exclude_member_id is not None:
         found -= {exclude_member_id, *_decided_with(exclude_member_id)}
+    if len(found) > ROWS_LIMIT:  # the latest records (ids follow registration)
+        found = set(sorted(found)[-ROWS_LIMIT:])
     scored = []
     for row in _rows(found):
         if row.family_id == exclude_family_id:

@@ -5,9 +5,11 @@ Revises: 0009
 Create Date: 2026-11-24 23:30:00
 
 Returnee detection across the country (issue #12, item 3). ``member_keys``: the phonetic keys each member
-is found by (``cases.phonetic.member_keys``), btree-indexed on ``key``, so one person's candidates are
-read from the index at a million persons (no extension needed: no pg_trgm here). ``returnee_links``: what
-staff decided about a pair of records (linked: a re-migration; dismissed: not offered again).
+is found by (``cases.phonetic.member_keys``) and its whole name folded (``name_key``), btree-indexed on
+``key`` (including ``member_id`` and ``name_key`` on PostgreSQL), so one person's candidates are found
+and their names compared from the index at a million persons (no extension needed: no pg_trgm here).
+``returnee_links``: what staff decided about a pair of records (linked: a re-migration; dismissed: not
+offered again).
 
 The keys of the members already saved are computed here with the application's own function, in batches
 streamed from the database: the keys must be the ones the application looks up, so a later change to the
@@ -41,6 +43,7 @@ def upgrade():
         sa.Column('member_id', sa.Integer(), nullable=False),
         sa.Column('kind', sa.String(length=20), nullable=False),
         sa.Column('key', sa.String(length=80), nullable=False),
+        sa.Column('name_key', sa.String(length=200), nullable=False),
         sa.CheckConstraint(_in('kind', KEY_KINDS), name=op.f('ck_member_keys_kind')),
         sa.ForeignKeyConstraint(
             ['member_id'], ['members.id'], name=op.f('fk_member_keys_member_id_members'), ondelete='CASCADE'
@@ -76,15 +79,20 @@ def upgrade():
     _backfill_keys()
     # Built after the rows: one sort instead of an insertion per key.
     op.create_index(op.f('ix_member_keys_member_id'), 'member_keys', ['member_id'], unique=False)
-    op.create_index('ix_member_keys_key', 'member_keys', ['key'], unique=False)
+    # On PostgreSQL with what the search reads of each key found: an index-only scan.
+    op.create_index(
+        'ix_member_keys_key', 'member_keys', ['key'], unique=False, postgresql_include=['member_id', 'name_key']
+    )
 
 
 def _backfill_keys():
-    from sosep_migrantes.cases.phonetic import member_keys
+    from sosep_migrantes.cases.phonetic import member_keys, name_key
     from sosep_migrantes.core.timeutil import to_local
 
     bind = op.get_bind()
-    keys = sa.table('member_keys', sa.column('member_id'), sa.column('kind'), sa.column('key'))
+    keys = sa.table(
+        'member_keys', sa.column('member_id'), sa.column('kind'), sa.column('key'), sa.column('name_key')
+    )
     # Anonymised members (no names, no date of birth) get no keys; the others all do. Read by ranges of
     # ids (keyset), so neither a million rows in memory nor a cursor left open between the inserts.
     select = sa.text(
@@ -103,8 +111,9 @@ def _backfill_keys():
             arrived_on = days.get(arrived_at)
             if arrived_on is None:
                 arrived_on = days[arrived_at] = to_local(arrived_at).date()
+            name = name_key(given, surnames)
             for kind, key in member_keys(given, surnames, birth_date, estimated_age, arrived_on):
-                chunk.append({"member_id": member_id, "kind": kind.value, "key": key})
+                chunk.append({"member_id": member_id, "kind": kind.value, "key": key, "name_key": name})
         if chunk:
             bind.execute(keys.insert(), chunk)
         after = rows[-1][0]
