@@ -27,7 +27,9 @@ def token_of(app, username: str) -> str:
     """A fresh token of a benchmark account (the earlier runs' are revoked: only hashes are kept)."""
     with app.app_context():
         user = db.session.scalar(select(User).where(User.username == username))
-        db.session.execute(update(ApiToken).where(ApiToken.user_id == user.id).values(revoked_at=db.func.now()))
+        db.session.execute(
+            update(ApiToken).where(ApiToken.user_id == user.id).values(revoked_at=db.func.now())
+        )
         secret = tokens.create_token(user, "Benchmark", 1, created_by=None).secret
         db.session.commit()
         return secret

@@ -37,9 +37,6 @@ from .common import (
     with_etag,
 )
 
-#: The name api/followup.py imports it by (it lives in .common, shared by every resource that reads a case).
-_audit_read = audit_case_reads
-
 blp = Blueprint(
     "api_families",
     __name__,

@@ -27,7 +27,7 @@ from ..cases.queries import get_family
 from ..core.permissions import Permission, Role, permission_required
 from ..core.schema import is_submission_token
 from ..core.timeutil import today_local
-from ..core.transaction import AlreadySaved, unit_of_work
+from ..core.transaction import AlreadySaved, retried, unit_of_work
 from ..extensions import db
 from ..followup import queries, services
 from ..followup.models import CaseClosure, CaseTransfer, FollowUp, Linkage
@@ -58,8 +58,6 @@ blp = Blueprint(
     "la bandeja de la sede.",
 )
 
-#: How many times a contact or a linkage is tried when another write to the case moved its version.
-WRITE_ATTEMPTS = 5
 
 ETAG_HEADER = {"ETag": {"schema": {"type": "string"}, "description": "La nueva versión del caso."}}
 
@@ -218,19 +216,16 @@ def _record(
     Either rewrites the case's status and due date, a versioned row: two contacts recorded at the same
     moment (two people, or an integration's parallel calls) meet there, and the later one's ``UPDATE``
     finds the version moved. Neither was made from a version the caller read, so the later one is simply
-    made again, from the case as the other left it (up to :data:`WRITE_ATTEMPTS` times, then a 409).
+    made again, from the case as the other left it (:func:`~sosep_migrantes.core.transaction.retried`).
     """
-    for _attempt in range(WRITE_ATTEMPTS):
+
+    def save() -> Any:
         family = _family(family_id)
-        try:
-            with unit_of_work():
-                if _already_saved(model, data.get("submission_token")):
-                    raise AlreadySaved
-                saved = service(family, data, current_user)
-        except StaleDataError:
-            continue
-        return _with_case(saved, family_id)
-    abort(409)
+        if _already_saved(model, data.get("submission_token")):
+            raise AlreadySaved
+        return service(family, data, current_user)
+
+    return _with_case(retried(save), family_id)
 
 
 def _change_case(family_id: int, data: dict[str, Any], service: Callable[..., Any]) -> tuple[Any, int]:

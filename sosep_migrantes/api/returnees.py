@@ -19,7 +19,6 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_smorest import Blueprint
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
-from sqlalchemy.exc import IntegrityError
 
 from ..cases.models import FamilyUnit
 from ..cases.queries import get_family
@@ -27,14 +26,11 @@ from ..core.errors import ServiceError
 from ..core.permissions import Permission, permission_required
 from ..core.schema import InputSchema, date, integer, text
 from ..core.timeutil import today_local
-from ..core.transaction import unit_of_work
+from ..core.transaction import retried
 from ..returnees import services
 from ..returnees.models import ReturneeLink
 from ..returnees.schemas import DecisionSchema
 from .common import ServiceErrorSchema, Timestamp, audit_case_reads
-
-#: How many times a decision is tried when the same pair was decided at the same moment.
-DECISION_ATTEMPTS = 3
 
 blp = Blueprint(
     "api_returnees",
@@ -212,20 +208,11 @@ def _decide(family_id: int, data: dict[str, Any], link: bool) -> ReturneeLink:
     if data["member_id"] not in {m.id for m in family.members}:
         raise ServiceError({"member_id": _("Ese integrante no es de este caso.")})
     decide = services.link_returnee if link else services.dismiss_candidate
-    # The same pair decided twice at the same moment meets the pair's unique constraint: the later request
-    # is made again, and finds the other's decision (kept, or changed to its own).
-    for attempt in range(DECISION_ATTEMPTS):
-        try:
-            with unit_of_work():
-                decision = decide(current_user, data["member_id"], data["earlier_member_id"])
-        except LookupError:
-            abort(404)
-        except IntegrityError:
-            if attempt == DECISION_ATTEMPTS - 1:
-                raise
-            continue
-        return decision
-    abort(409)  # pragma: no cover - the loop returns or raises
+    try:
+        # The same pair decided twice at the same moment: the later one finds the other's decision.
+        return retried(lambda: decide(current_user, data["member_id"], data["earlier_member_id"]))
+    except LookupError:
+        abort(404)
 
 
 @blp.route("/families/<int:family_id>/earlier-records/link")

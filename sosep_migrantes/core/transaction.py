@@ -14,15 +14,19 @@ answers both cases the same way: with what the other request saved.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import TypeVar
 
 from flask import Flask
 from sqlalchemy import event
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, SessionTransaction
+from sqlalchemy.orm.exc import StaleDataError
 
 from ..extensions import db
+
+T = TypeVar("T")
 
 #: The one-time token column; its unique constraint is ``uq_<table>_submission_token`` (db.py's convention).
 TOKEN_COLUMN = "submission_token"  # noqa: S105 - a column name, not a secret
@@ -75,6 +79,30 @@ def unit_of_work() -> Iterator[None]:
     except BaseException:
         db.session.rollback()
         raise
+
+
+#: How many times :func:`retried` runs a unit of work that lost a race.
+RETRY_ATTEMPTS = 5
+
+
+def retried(work: Callable[[], T], *, attempts: int = RETRY_ATTEMPTS) -> T:
+    """Run ``work`` in a :func:`unit_of_work`; when it lost a race that a second try settles, run it again
+    (up to ``attempts`` times), from what is committed by then.
+
+    The races: a versioned row (a case's status and due dates) changed by a request that committed first
+    (``StaleDataError``), or a unique pair taken at the same moment (``IntegrityError``: the same returnee
+    decision twice). Neither was made from something the user read, so doing it again is what they asked
+    for; the services then refuse what no longer applies (a case closed meanwhile) with their own message.
+    ``work`` must read what it changes itself. A form sent twice (:class:`AlreadySaved`) is not retried.
+    """
+    for attempt in range(attempts):
+        try:
+            with unit_of_work():
+                return work()
+        except (StaleDataError, IntegrityError):
+            if attempt == attempts - 1:
+                raise
+    raise AssertionError("unreachable")  # pragma: no cover - the loop returns or raises
 
 
 #: Set in ``Session.info`` when the current transaction has flushed something.

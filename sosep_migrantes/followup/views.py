@@ -32,7 +32,7 @@ from ..core.pagination import paginate
 from ..core.permissions import Permission, Role, permission_required
 from ..core.schema import is_submission_token, new_submission_token
 from ..core.timeutil import today_local
-from ..core.transaction import AlreadySaved, unit_of_work
+from ..core.transaction import AlreadySaved, retried, unit_of_work
 from ..db import utcnow
 from ..extensions import db
 from . import queries, rules, services
@@ -290,11 +290,16 @@ def _handle(family_id: int, kind: str) -> ResponseReturnValue:
         return _form(family, action, action.defaults(family), {})
     values = form_to_data(request.form)
     token = values.get("submission_token")
+
+    def save() -> Any:
+        # Read again at each try: a contact recorded by someone else at the same moment moved the case.
+        fresh = get_family(current_user, family_id) or abort(404)
+        if _already_saved(action, fresh, token):
+            raise AlreadySaved
+        return action.service(fresh, action.schema().load(values), current_user)
+
     try:
-        with unit_of_work():
-            if _already_saved(action, family, token):
-                raise AlreadySaved
-            saved = action.service(family, action.schema().load(values), current_user)
+        saved = retried(save)
     except (ValidationError, ServiceError) as exc:
         family = get_family(current_user, family_id) or abort(404)
         return _form(family, action, values, form_errors(exc), 400)

@@ -16,7 +16,7 @@ from ..cases.views import case_page_part
 from ..core.errors import ServiceError
 from ..core.forms import form_errors
 from ..core.permissions import Permission, permission_required
-from ..core.transaction import unit_of_work
+from ..core.transaction import retried
 from . import services
 from .schemas import DecisionSchema
 
@@ -57,9 +57,9 @@ def _decide(family_id: int, link: bool) -> ResponseReturnValue:
         data = DecisionSchema().load(request.form)
         if data["member_id"] not in {m.id for m in family.members}:
             raise ServiceError({"member_id": _("Ese integrante no es de este caso.")})
-        with unit_of_work():
-            decide = services.link_returnee if link else services.dismiss_candidate
-            decide(current_user, data["member_id"], data["earlier_member_id"])
+        decide = services.link_returnee if link else services.dismiss_candidate
+        # The same pair decided by two people at the same moment: the later finds the other's decision.
+        retried(lambda: decide(current_user, data["member_id"], data["earlier_member_id"]))
     except (ValidationError, ServiceError) as exc:
         family = get_family(current_user, family_id) or abort(404)
         return _page(family, form_errors(exc), 400)

@@ -33,8 +33,10 @@ def _needs_postgres(is_postgres: bool) -> None:
         pytest.skip("SQLite serialises writers: the race needs a server that runs them at once")
 
 
-def post_at_once(app, user, url: str, form: dict) -> list[int]:
-    """``TIMES`` clients (each its own session and connection) post the same form at the same moment."""
+def post_at_once(app, user, url: str, form: dict | list[dict]) -> list[int]:
+    """``TIMES`` clients (each its own session and connection) post the same form (or each its own, from
+    a list) at the same moment."""
+    forms = form if isinstance(form, list) else [form] * TIMES
     clients = [app.test_client() for _ in range(TIMES)]
     for client in clients:
         login(client, user)
@@ -42,14 +44,14 @@ def post_at_once(app, user, url: str, form: dict) -> list[int]:
     statuses: list[int] = []
     failures: list[BaseException] = []
 
-    def post(client) -> None:
+    def post(client, data: dict) -> None:
         try:
             start.wait(timeout=10)
-            statuses.append(client.post(url, data=form).status_code)
+            statuses.append(client.post(url, data=data).status_code)
         except BaseException as exc:  # reported by the main thread
             failures.append(exc)
 
-    threads = [threading.Thread(target=post, args=(c,)) for c in clients]
+    threads = [threading.Thread(target=post, args=(c, f)) for c, f in zip(clients, forms, strict=True)]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -95,4 +97,25 @@ def test_five_simultaneous_posts_of_one_linkage_form_save_one_linkage(app):
     with app.app_context():
         assert saved(Linkage) == 1
         assert db.session.get(FamilyUnit, family_id).status == "linked"
+        db.session.remove()
+
+
+def test_five_different_contacts_recorded_at_the_same_moment_are_all_saved(app):
+    """Five staff record five calls to one family at once: each rewrites the case's status and due dates
+    (a versioned row), so four find it moved; they are made again from the case as it is, never a 500."""
+    sede, family_id, _form = family_and_form(app, "followups")
+    forms = [
+        {
+            "submission_token": f"{n:032x}",
+            "contacted_on": today_local().isoformat(),
+            "contact_type": "phone",
+            "outcome": "located",
+            "notes": f"Llamada {n}",
+        }
+        for n in range(1, TIMES + 1)
+    ]
+    statuses = post_at_once(app, sede, f"/cases/{family_id}/followups/new", forms)
+    assert statuses == [302] * TIMES
+    with app.app_context():
+        assert saved(FollowUp) == TIMES
         db.session.remove()
