@@ -1,9 +1,9 @@
 """Property-based fuzzing of the API from its own OpenAPI document (schemathesis, bounded in time).
 
 Every operation of ``/api/v1/openapi.json`` is called with generated parameters and bodies, valid and
-invalid, with the token of a reception account (which may write cases) and of a coordinator (which reads
-the whole country): no answer may be a 5xx, and every answer must be one the document declares, with
-the declared content type and a body that fits its declared schema.
+invalid, with the tokens of a reception account (which may write cases), a coordinator (which reads
+the whole country), a sede and a partner institution: no answer may be a 5xx, and every answer must be
+one the document declares, with the declared content type and a body that fits its declared schema.
 """
 
 from __future__ import annotations
@@ -22,11 +22,15 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from sosep_migrantes.extensions import db
+from sosep_migrantes.needs.schemas import NeedsBatchSchema
+from sosep_migrantes.needs.services import record_needs
 from tests.api.helpers import token_for
 from tests.factories import make_arrival, make_family, make_user
+from tests.referrals.helpers import refer
+from tests.referrals.partners import make_partner
 
 #: Examples per operation and account: enough to reach every field's edge, small enough for CI (~1 min).
-EXAMPLES = 12
+EXAMPLES = 8
 CHECKS = [
     not_a_server_error,
     status_code_conformance,
@@ -40,9 +44,23 @@ def test_no_server_error_and_every_answer_as_documented(app) -> None:
     with app.app_context():
         desk = make_user("reception", centre="FAG")
         coordinator = make_user("coordinator")
-        arrival = make_arrival(desk)
-        make_family(desk, arrival)
-        tokens = {"reception": token_for(desk), "coordinator": token_for(coordinator)}
+        sede = make_user("sede", sede="HUEHUETENANGO")
+        partner = make_partner("OIM")
+        family = make_family(desk, make_arrival(desk))
+        # Something behind each resource's ids, so the fuzz reaches their answers, not only their 404s.
+        items = NeedsBatchSchema().load({"items": [{"need": "MEDICAL", "action": "identified"}]})["items"]
+        record_needs(family, items, desk)
+        refer(family, desk, "OIM", send=True)
+        db.session.commit()
+        tokens = {
+            name: token_for(user)
+            for name, user in (
+                ("reception", desk),
+                ("coordinator", coordinator),
+                ("sede", sede),
+                ("partner", partner),
+            )
+        }
         db.session.remove()
     schema = schemathesis.openapi.from_wsgi("/api/v1/openapi.json", app)
     operations = [result.ok() for result in schema.get_all_operations()]
