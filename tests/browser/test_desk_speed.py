@@ -43,7 +43,9 @@ class Counter:
 
 
 def page_loads(page: Page) -> list[str]:
-    """Full loads of the page's document (a URL updated by the script is not one)."""
+    """Full loads of the page's document (a URL updated by the script is not one), from now on: the page
+    signing in landed on has finished loading first, so its late load event is not counted as the desk's."""
+    page.wait_for_load_state("load")
     loads: list[str] = []
     page.on("load", lambda loaded: loads.append(loaded.url))
     return loads

@@ -353,6 +353,9 @@
     var f = form();
     if (!f || f.getAttribute("data-desk") !== "1" || f.getAttribute("data-bound")) return;
     f.setAttribute("data-bound", "1");
+    // A new family's form (after a save): nothing typed for the last one carries over.
+    ahead = {el: null, text: "", at: 0, rest: "", waiting: false};
+    moved = null;
     document.documentElement.classList.add("js");
     f.addEventListener("input", schedule);
     f.addEventListener("change", schedule);
