@@ -188,6 +188,8 @@ class Families(MethodView):
             raise ServiceError(
                 {"q": _("Escriba al menos una palabra de 3 letras o números, o un número de caso completo.")}
             )
+        if q is not None:
+            queries.plan_each_search()  # as the case list does: a plan for these words, not a generic one
         filters = queries.CaseFilters(
             centre_id=args.get("centre_id"),
             department_id=args.get("department_id"),
