@@ -41,6 +41,7 @@ from ..core.transaction import AlreadySaved, unit_of_work
 from ..reception.models import Arrival
 from ..reception.services import get_arrival
 from ..referrals.services import family_referrals
+from ..returnees.services import candidates_for_member
 from .form import desk_form_parts, needs_shown, row_positions
 from .imports import confirm_upload, confirmed_lists, preview_upload
 from .passenger_list import (
@@ -125,6 +126,14 @@ def _family_form(
         last=last,
         last_slips=family_referrals(last) if last is not None else [],
         duplicates=possible_duplicates(current_user, last) if last is not None else [],
+        # Earlier records of the family just saved, anywhere in the country: linked or dismissed right here.
+        earlier=[
+            (member, found)
+            for member in last.members
+            if (found := candidates_for_member(current_user, member))
+        ]
+        if last is not None
+        else [],
         registered=count(search_families(current_user, CaseFilters(arrival_id=arrival.id))),
         choices=form_choices(),
         confirming=confirming,

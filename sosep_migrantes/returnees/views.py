@@ -69,6 +69,8 @@ def _decide(family_id: int, link: bool) -> ResponseReturnValue:
         flash(_("Registro vinculado: la persona consta como re-migración en ambos casos."), "success")
     else:
         flash(_("Registro descartado: no se volverá a proponer para esta persona."), "success")
+    if request.form.get("back") == "desk":  # decided at the desk, under the family just saved
+        return redirect(url_for("desk.new_family", arrival_id=family.arrival_id, saved=family.id))
     return redirect(url_for("returnees.earlier_records", family_id=family.id))
 
 

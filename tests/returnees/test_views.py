@@ -83,3 +83,20 @@ def test_a_record_not_offered_or_a_member_of_another_case_is_refused(client, wor
 def test_partners_cannot_see_earlier_records(client, world):
     login(client, make_partner("OIM"))
     assert client.get(f"/cases/{world['again'].id}/earlier-records").status_code == 403
+
+
+def test_the_desk_offers_to_link_or_dismiss_right_after_saving(client, world):
+    again, earlier = world["again"], world["earlier"]
+    login(client, world["fag"])
+    desk = f"/arrivals/{again.arrival_id}/families/new?saved={again.id}"
+    html = client.get(desk).get_data(as_text=True)
+    assert f"Posibles registros anteriores de {again.case_number}" in html
+    assert earlier.case_number in html and "Otro ámbito" in html
+    assert "Catarina Tzoc" not in html and f"/cases/{earlier.id}" not in html
+    response = client.post(
+        f"/cases/{again.id}/earlier-records/link",
+        data={"member_id": again.members[0].id, "earlier_member_id": earlier.members[0].id, "back": "desk"},
+    )
+    assert response.status_code == 302 and response.location == desk
+    html = client.get(desk).get_data(as_text=True)
+    assert "Posibles registros anteriores" not in html  # decided: not offered again
