@@ -29,6 +29,7 @@ from ..core.timeutil import to_local
 from ..db import utcnow
 from ..extensions import db
 from ..reception.models import Arrival
+from ..returnees.services import Candidate, find_candidates
 from .models import PassengerList
 from .passenger_list import PassengerListError, Plan, plan, read_rows
 
@@ -44,6 +45,32 @@ def existing_groups(arrival: Arrival) -> dict[str, str]:
         )
     )
     return {group: number for group, number in rows if group}
+
+
+def earlier_records(arrival: Arrival, found: Plan, user: User) -> dict[int, list[Candidate]]:
+    """Each listed person's earlier records anywhere in the country (issue #12: detection when importing),
+    by the list's row number, with the disclosure the user may have. Only the groups the list will create:
+    a group already on the arrival was checked when it was imported."""
+    on = to_local(arrival.arrived_at).date()
+    by_row: dict[int, list[Candidate]] = {}
+    for group in found.groups:
+        if not group.will_create:
+            continue
+        for member in group.members:
+            data = member.data
+            candidates = find_candidates(
+                user,
+                given_names=str(data.get("given_names") or ""),
+                surnames=str(data.get("surnames") or ""),
+                cui=data.get("cui"),
+                birth_date=data.get("birth_date"),
+                age=data.get("estimated_age"),
+                on=on,
+                limit=3,
+            )
+            if candidates:
+                by_row[member.row] = candidates
+    return by_row
 
 
 def arrival_plan(arrival: Arrival, records: Sequence[dict[str, object]]) -> Plan:

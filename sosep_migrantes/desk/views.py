@@ -41,9 +41,9 @@ from ..core.transaction import AlreadySaved, unit_of_work
 from ..reception.models import Arrival
 from ..reception.services import get_arrival
 from ..referrals.services import family_referrals
-from ..returnees.services import candidates_for_member
+from ..returnees.services import Candidate, candidates_for_member
 from .form import desk_form_parts, needs_shown, row_positions
-from .imports import confirm_upload, confirmed_lists, preview_upload
+from .imports import confirm_upload, confirmed_lists, earlier_records, preview_upload
 from .passenger_list import (
     MAX_FILE_BYTES,
     MAX_ROWS,
@@ -272,7 +272,11 @@ def passenger_list_template_xlsx() -> ResponseReturnValue:
 
 
 def _preview(
-    arrival: Arrival, plan: Plan | None = None, token: str | None = None, error: str | None = None
+    arrival: Arrival,
+    plan: Plan | None = None,
+    token: str | None = None,
+    error: str | None = None,
+    earlier: dict[int, list[Candidate]] | None = None,
 ) -> ResponseReturnValue:
     return render_template(
         "desk/passenger_list_preview.html",
@@ -280,6 +284,7 @@ def _preview(
         plan=plan,
         token=token,
         error=error,
+        earlier=earlier or {},
         notes=TEMPLATE_NOTES,
     ), 200 if error is None else 400
 
@@ -343,7 +348,7 @@ def upload_passenger_list(arrival_id: int) -> ResponseReturnValue:
             token = kept.token if kept is not None else None
     except PassengerListError as exc:
         return _preview(arrival, error=exc.message)
-    return _preview(arrival, plan=found, token=token)
+    return _preview(arrival, plan=found, token=token, earlier=earlier_records(arrival, found, current_user))
 
 
 @bp.post("/<int:arrival_id>/passenger-list/confirm")

@@ -21,7 +21,7 @@ from sosep_migrantes.needs.models import FamilyNeed
 from sosep_migrantes.referrals.models import Referral
 from sosep_migrantes.reports.queries import ReportFilters, report_population, totals
 from tests.desk.passenger_lists import FLIGHT, HEADERS, csv_bytes, xlsx_bytes
-from tests.factories import login, make_arrival, make_family, make_user, sign_in_as
+from tests.factories import login, make_arrival, make_family, make_user, member, sign_in_as
 
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
@@ -648,3 +648,21 @@ def test_the_case_page_of_a_preregistered_family_says_so_and_leads_to_the_desk(c
     assert "Pre-registrada desde la lista de pasajeros (grupo FAM-01)" in text
     assert "Pendiente (se pregunta en el escritorio)" in text
     assert f"/arrivals/{arrival.id}/families/{family.id}/confirm" in page.get_data(as_text=True)
+
+
+def test_the_preview_points_out_persons_received_before_anywhere_in_the_country(client, desk):
+    """Issue #12, item 3 (detection when importing): a listed person already received at another centre
+    is pointed out in the preview, with only the minimum of the other centre's case."""
+    _user, arrival = desk
+    tecun_desk = make_user("reception", centre="TECUN_UMAN")
+    earlier = make_family(
+        tecun_desk,
+        make_arrival(tecun_desk, centre="TECUN_UMAN", mode="land", country="MX"),
+        municipality=1217,
+        members=[member("Maria Elena", "Perez Lopez", birth_date="1992-03-15", age=None)],
+    )
+    page = text_of(upload(client, arrival, csv_bytes(), "vuelo.csv"))
+    assert "¿Recibido(a) antes?" in page
+    assert earlier.case_number in page and "Otro ámbito" in page
+    assert f"/cases/{earlier.id}" not in page  # out of scope: no link, no names of the other case
+    assert page.count("¿Recibido(a) antes?") == 1
