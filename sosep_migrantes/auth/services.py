@@ -198,6 +198,18 @@ def update_user(user: User, data: dict[str, Any], actor: User) -> User:
     return user
 
 
+def create_service_token(user: User, name: str, days: int, actor: User) -> tokens.NewToken:
+    """An admin makes an API token for a service account (another system's account). Like any access an
+    admin grants, it opens nothing until a second person approves it: the account waits for approval
+    (two-person rule), so one admin cannot mint a way into case data alone."""
+    if user.id == actor.id:
+        raise ServiceError({"name": _("Cree sus propios tokens en «Mi cuenta».")})
+    new = tokens.create_token(user, name, days, created_by=actor)
+    if not user.access_pending:
+        _request_access(user, actor)
+    return new
+
+
 def reset_second_factor(user: User, actor: User) -> None:
     """An admin forgets a user's authenticator (a lost phone): every session ends, the user enrols again at
     the next sign-in, and the account waits for a second person's approval."""

@@ -35,7 +35,7 @@ from ..core.transaction import unit_of_work
 from ..extensions import db, limiter, login_manager
 from . import second_factor, services, sessions, tokens
 from .models import User
-from .schemas import CodeSchema, LoginSchema, NewUserSchema, UserSchema
+from .schemas import ApiTokenSchema, CodeSchema, LoginSchema, NewUserSchema, UserSchema
 from .throttle import LoginThrottle
 
 bp = Blueprint("auth", __name__)
@@ -292,7 +292,12 @@ def set_language() -> ResponseReturnValue:
 
 
 def _user_form(
-    user: User | None, values: dict[str, Any], errors: dict[str, str], status: int = 200
+    user: User | None,
+    values: dict[str, Any],
+    errors: dict[str, str],
+    status: int = 200,
+    token_errors: dict[str, str] | None = None,
+    token_values: dict[str, Any] | None = None,
 ) -> ResponseReturnValue:
     return render_template(
         "auth/user_form.html",
@@ -303,6 +308,9 @@ def _user_form(
         centre_options=[(c.code, f"{c.code} · {c.name}") for c in all_centres()],
         sede_options=[(s.code, s.name) for s in all_sedes()],
         institution_options=_institution_options(user),
+        api_tokens=tokens.live_tokens(user) if user is not None else [],
+        token_errors=token_errors or {},
+        token_values=token_values or {},
     ), status
 
 
@@ -340,16 +348,7 @@ def new_user() -> ResponseReturnValue:
 def edit_user(user_id: int) -> ResponseReturnValue:
     user = db.session.get(User, user_id) or abort(404)
     if request.method == "GET":
-        values = {
-            "username": user.username,
-            "full_name": user.full_name,
-            "role": user.role,
-            "centre": user.centre.code if user.centre else "",
-            "sede": user.sede.code if user.sede else "",
-            "institution": user.institution.code if user.institution else "",
-            "is_active": user.is_active_account,
-        }
-        return _user_form(user, values, {})
+        return _user_form(user, _user_values(user), {})
     values = form_to_data(request.form)
     values["username"] = user.username
     try:
@@ -359,6 +358,49 @@ def edit_user(user_id: int) -> ResponseReturnValue:
         return _user_form(user, _without_password(values), form_errors(exc), 400)
     flash(_("Usuario %(username)s actualizado.", username=user.username), "success")
     return redirect(url_for("auth.users"))
+
+
+def _user_values(user: User) -> dict[str, Any]:
+    return {
+        "username": user.username,
+        "full_name": user.full_name,
+        "role": user.role,
+        "centre": user.centre.code if user.centre else "",
+        "sede": user.sede.code if user.sede else "",
+        "institution": user.institution.code if user.institution else "",
+        "is_active": user.is_active_account,
+    }
+
+
+@bp.post("/admin/users/<int:user_id>/tokens")
+@permission_required(Permission.USER_MANAGE)
+def create_user_token(user_id: int) -> ResponseReturnValue:
+    """An API token for a service account, shown once; it works once a second person approves it."""
+    user = db.session.get(User, user_id) or abort(404)
+    values = form_to_data(request.form)
+    try:
+        with unit_of_work():
+            data = ApiTokenSchema().load(values)
+            new = services.create_service_token(user, data["name"], data["days"], actor=current_user)
+    except (ValidationError, ServiceError) as exc:
+        user = db.session.get(User, user_id) or abort(404)
+        return _user_form(user, _user_values(user), {}, 400, form_errors(exc), values)
+    return render_template(
+        "auth/api_token_created.html", token=new.token, secret=new.secret, for_user=user, pending=True
+    )
+
+
+@bp.post("/admin/users/<int:user_id>/tokens/<int:token_id>/revoke")
+@permission_required(Permission.USER_MANAGE)
+def revoke_user_token(user_id: int, token_id: int) -> ResponseReturnValue:
+    user = db.session.get(User, user_id) or abort(404)
+    with unit_of_work():
+        revoked = tokens.revoke_token(user, token_id, revoked_by=current_user)
+    if revoked:
+        flash(_("Token revocado: ya no abre la API."), "success")
+    else:
+        flash(_("Ese token no es de esta cuenta o ya no está vigente."), "error")
+    return redirect(url_for("auth.edit_user", user_id=user.id, _anchor="api-tokens"))
 
 
 @bp.post("/admin/users/<int:user_id>/second-factor/reset")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import re
+from types import SimpleNamespace
 
 import pytest
 from sqlalchemy import select, update
@@ -179,3 +180,38 @@ def test_a_browser_session_writes_through_the_api_only_with_its_csrf_token(datab
     assert Integration(protected, secret).post("/arrivals/", json={"centre": "FAG"}).status_code == 422
     with protected.app_context():
         db.engine.dispose()
+
+
+def test_an_admin_makes_a_service_accounts_token_that_waits_for_a_second_person(app) -> None:
+    """By an admin for a service account (issue #12, item 2), under the two-person rule: the token is shown
+    once, opens nothing until another person approves the access, and the admin can revoke it."""
+    with app.app_context():
+        admin = make_user("admin", username="admin.tokens")
+        service = make_user("coordinator", username="sistema.oim")
+        approver = make_user("coordinator", username="coordinacion.aprueba")
+        service_id, approver_id = service.id, approver.id
+        account = SimpleNamespace(id=admin.id, username=admin.username, totp_secret=admin.totp_secret)
+        db.session.remove()
+    client = app.test_client()
+    login(client, account)
+    nameless = client.post(f"/admin/users/{service_id}/tokens", data={"name": "", "days": "30"})
+    assert nameless.status_code == 400 and "obligatorio" in nameless.get_data(as_text=True)
+    made = client.post(f"/admin/users/{service_id}/tokens", data={"name": "Sistema de OIM", "days": "90"})
+    assert made.status_code == 200
+    page = made.get_data(as_text=True)
+    assert "segunda persona" in page
+    secret = re.search(r'value="(sosep_[^"]+)"', page).group(1)
+    api = Integration(app, secret)
+    assert api.get("/families/").status_code == 401  # waits for the second person
+    with app.app_context():
+        auth_services.approve_access(db.session.get(User, service_id), db.session.get(User, approver_id))
+        db.session.commit()
+    assert api.get("/families/").status_code == 200
+    token_id = _token_row(app, secret).id
+    assert client.post(f"/admin/users/{service_id}/tokens/{token_id}/revoke").status_code == 302
+    assert api.get("/families/").status_code == 401
+    # An admin's own tokens are made in «Mi cuenta», not here.
+    with app.app_context():
+        admin_id = db.session.scalar(select(User.id).where(User.username == "admin.tokens"))
+    own = client.post(f"/admin/users/{admin_id}/tokens", data={"name": "Mío", "days": "30"})
+    assert own.status_code == 400 and "Mi cuenta" in own.get_data(as_text=True)

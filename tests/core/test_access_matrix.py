@@ -211,6 +211,9 @@ MATRIX: tuple[Route, ...] = (
     Route("/admin/users/<int:user_id>", "POST", P.USER_MANAGE, ok=INVALID),
     # Really resets the spare account's second factor (it has none): the account then waits for approval.
     Route("/admin/users/<int:user_id>/second-factor/reset", "POST", P.USER_MANAGE, ok=REDIRECT),
+    # An API token for a service account (issue #12): without a name, the page again, told why; no such token.
+    Route("/admin/users/<int:user_id>/tokens", "POST", P.USER_MANAGE, ok=INVALID),
+    Route("/admin/users/<int:user_id>/tokens/<int:token_id>/revoke", "POST", P.USER_MANAGE, ok=REDIRECT),
     Route("/admin/approvals", "GET", P.ACCESS_APPROVE),
     Route("/admin/approvals/<int:user_id>", "POST", P.ACCESS_APPROVE, ok=INVALID),
     # A fully signed-in user owes no code: sent on.
