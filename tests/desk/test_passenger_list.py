@@ -21,7 +21,8 @@ from sosep_migrantes.needs.models import FamilyNeed
 from sosep_migrantes.referrals.models import Referral
 from sosep_migrantes.reports.queries import ReportFilters, report_population, totals
 from tests.desk.passenger_lists import FLIGHT, HEADERS, csv_bytes, xlsx_bytes
-from tests.factories import login, make_arrival, make_family, make_user, member, sign_in_as
+from tests.factories import login, make_arrival, make_family, make_user, sign_in_as
+from tests.factories import member as member_row
 
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
@@ -659,7 +660,7 @@ def test_the_preview_points_out_persons_received_before_anywhere_in_the_country(
         tecun_desk,
         make_arrival(tecun_desk, centre="TECUN_UMAN", mode="land", country="MX"),
         municipality=1217,
-        members=[member("Maria Elena", "Perez Lopez", birth_date="1992-03-15", age=None)],
+        members=[member_row("Maria Elena", "Perez Lopez", birth_date="1992-03-15", age=None)],
     )
     page = text_of(upload(client, arrival, csv_bytes(), "vuelo.csv"))
     assert "¿Recibido(a) antes?" in page
