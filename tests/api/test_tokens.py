@@ -14,7 +14,7 @@ from sqlalchemy import select, update
 from sosep_migrantes.auth import services as auth_services
 from sosep_migrantes.auth.models import ApiToken, User
 from sosep_migrantes.core.audit import AuditEvent
-from sosep_migrantes.extensions import db
+from sosep_migrantes.extensions import db, limiter
 from tests.api.helpers import Integration, token_for, user_with_token
 from tests.conftest import make_app
 from tests.factories import PASSWORD, login, make_user
@@ -215,3 +215,24 @@ def test_an_admin_makes_a_service_accounts_token_that_waits_for_a_second_person(
         admin_id = db.session.scalar(select(User.id).where(User.username == "admin.tokens"))
     own = client.post(f"/admin/users/{admin_id}/tokens", data={"name": "Mío", "days": "30"})
     assert own.status_code == 400 and "Mi cuenta" in own.get_data(as_text=True)
+
+
+def test_requests_are_limited_per_token_not_per_address(database_url) -> None:
+    """API_RATE_LIMIT counts each token apart: one integration's burst does not stop another's."""
+    was_enabled = limiter.enabled
+    limited = make_app(database_url, RATELIMIT_ENABLED=True, API_RATE_LIMIT="3 per minute")
+    try:
+        with limited.app_context():
+            first = token_for(make_user("coordinator"))
+            second = token_for(make_user("coordinator"))
+            db.session.remove()
+        busy, other = Integration(limited, first), Integration(limited, second)
+        assert [busy.get("/catalogs/").status_code for _ in range(3)] == [200] * 3
+        refused = busy.get("/catalogs/")
+        assert refused.status_code == 429 and refused.json["code"] == 429 and refused.json["message"]
+        assert other.get("/catalogs/").status_code == 200
+    finally:
+        limiter.reset()
+        limiter.enabled = was_enabled
+        with limited.app_context():
+            db.engine.dispose()
