@@ -7,6 +7,7 @@ from typing import Any
 
 from flask import abort, current_app, request
 from flask.typing import ResponseReturnValue
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from marshmallow import RAISE, Schema, fields, validate
 from sqlalchemy import Select
@@ -50,8 +51,16 @@ class PageArgsSchema(InputSchema):
     class Meta:
         unknown = RAISE
 
-    page = AsciiInteger(6, load_default=1, validate=validate.Range(min=1, max=100_000))
-    per_page = AsciiInteger(3, load_default=None, validate=validate.Range(min=1, max=100))
+    page = AsciiInteger(
+        6,
+        load_default=1,
+        validate=validate.Range(min=1, max=100_000, error=_l("La página va de {min} a {max}.")),
+    )
+    per_page = AsciiInteger(
+        3,
+        load_default=None,
+        validate=validate.Range(min=1, max=100, error=_l("Entre {min} y {max} por página.")),
+    )
 
 
 class PageSchema(Schema):

@@ -24,11 +24,39 @@ def _strip_control(value: Any) -> Any:
     return value
 
 
+#: marshmallow's own messages, where a schema gives none of its own (the API's query parameters, a body
+#: that is not an object): translatable, so an answer is in Spanish, or English for those who ask for it.
+#: Set on the library's classes once; each field collects them along its class's ancestry.
+_FIELD_MESSAGES: dict[type[fields.Field[Any]], dict[str, Any]] = {
+    fields.Field: {
+        "required": _l("Este campo es obligatorio."),
+        "null": _l("Este campo es obligatorio."),
+        "validator_failed": _l("Valor no válido."),
+    },
+    fields.String: {"invalid": _l("Escriba un texto.")},
+    fields.Number: {"invalid": _l("Escriba un número."), "too_large": _l("El número es demasiado grande.")},
+    fields.Integer: {"invalid": _l("Escriba un número entero.")},
+    fields.Boolean: {"invalid": _l("Escriba true o false.")},
+    fields.Date: {"invalid": _l("Fecha no válida: escríbala como dd/mm/aaaa (o aaaa-mm-dd).")},
+    fields.DateTime: {"invalid": _l("Fecha y hora no válidas: escríbalas como aaaa-mm-ddThh:mm.")},
+    fields.List: {"invalid": _l("Envíe una lista.")},
+    fields.Dict: {"invalid": _l("Envíe un objeto.")},
+    fields.Nested: {"type": _l("Envíe un objeto.")},
+}
+for _field, _messages in _FIELD_MESSAGES.items():
+    _field.default_error_messages = {**_field.default_error_messages, **_messages}
+
+
 class InputSchema(Schema):
     """Base of every input schema: unknown keys ignored, control characters removed before loading."""
 
     class Meta:
         unknown = EXCLUDE
+
+    error_messages = {
+        "type": _l("Envíe un objeto con los campos (JSON)."),
+        "unknown": _l("Este campo no existe."),
+    }
 
     @pre_load
     def strip_control_characters(self, data: Any, **kwargs: Any) -> Any:

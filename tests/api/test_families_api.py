@@ -143,3 +143,21 @@ def test_bad_requests_get_a_4xx_with_a_message(app, desk) -> None:
     assert api.get("/families/", query_string={"page": "0"}).status_code == 422
     assert api.get("/families/", query_string={"status": "lost"}).status_code == 422
     assert api.get("/families/99999999").status_code == 404
+
+
+def test_malformed_parameters_and_bodies_are_answered_in_the_request_language(app, desk) -> None:
+    """marshmallow's own messages (a date that is not one, a body that is not an object, an unknown
+    parameter) in Spanish, or English for an integration that asks for it; never the library's English."""
+    spanish, english = Integration(app, desk["token"]), Integration(app, desk["token"], language="en")
+    bad_date = spanish.get("/families/", query_string={"arrived_from": "2026-13-45"})
+    assert bad_date.status_code == 422
+    assert "Fecha no válida" in str(bad_date.json["errors"]["arrived_from"])
+    assert "Not a valid date" in str(
+        english.get("/families/", query_string={"arrived_from": "2026-13-45"}).json["errors"]["arrived_from"]
+    )
+    not_an_object = spanish.post("/arrivals/", json=[1, 2])
+    assert not_an_object.status_code == 422 and "Envíe un objeto" in str(not_an_object.json["errors"])
+    unknown = spanish.get("/families/", query_string={"stauts": "closed"})
+    assert unknown.status_code == 422 and "no existe" in str(unknown.json["errors"]["stauts"])
+    too_many = english.get("/families/", query_string={"per_page": "500"})
+    assert too_many.status_code == 422 and "per page" in str(too_many.json["errors"]["per_page"])
