@@ -49,6 +49,9 @@ def test_a_user_makes_a_token_in_its_account_sees_it_once_and_revokes_it(app) ->
     assert row is not None and row.name == "Sistema de OIM" and secret not in row.token_hash
     account = client.get("/account/").get_data(as_text=True)
     assert "Sistema de OIM" in account and row.prefix in account and secret not in account
+    # One tokens section, in the page, not in its <title> (a template slip once put it in both).
+    assert account.count('id="api-tokens"') == 1
+    assert re.search(r"<title>([^<]*)</title>", account).group(1).startswith("Mi cuenta")
 
     api = Integration(app, secret)
     assert api.get("/catalogs/").status_code == 200
