@@ -15,6 +15,7 @@ import random
 import re
 import uuid
 from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
 
 from locust import FastHttpUser, between, task
 
@@ -22,6 +23,8 @@ INPUTS = json.loads(open(os.environ["BENCH_INPUTS"], encoding="utf-8").read())  
 PASSWORD = INPUTS["password"]
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 REFERRAL = re.compile(r"/referrals/(\d+)")
+#: The desk checks dates against Guatemala's calendar: after 18:00 there the UTC date is already tomorrow.
+GUATEMALA = ZoneInfo("America/Guatemala")
 
 
 class Staff(FastHttpUser):
@@ -120,7 +123,7 @@ class Reception(Staff):
         family = {
             "destination_municipality": "Cuilco, Huehuetenango",
             "consent_type": "written",
-            "consent_on": dt.date.today().isoformat(),
+            "consent_on": dt.datetime.now(GUATEMALA).date().isoformat(),
             "submission_token": uuid.uuid4().hex,
             "members-0-given_names": "Rosa",
             "members-0-surnames": "Tzoc Pérez",

@@ -31,6 +31,7 @@ from sosep_migrantes.catalogs.models import Institution
 from sosep_migrantes.catalogs.services import by_code
 from sosep_migrantes.core.pagination import COUNT_CAP, capped_count
 from sosep_migrantes.core.pdf import STATIC_SCHEME, StaticOnlyFetcher
+from sosep_migrantes.core.timeutil import now_local, today_local
 from sosep_migrantes.demo.generator import DemoGenerator
 from sosep_migrantes.extensions import db
 from sosep_migrantes.reception.models import Arrival
@@ -141,7 +142,7 @@ def family_of_six(municipality: str = "Cuilco, Huehuetenango") -> dict[str, Any]
     form: dict[str, Any] = {
         "destination_municipality": municipality,
         "consent_type": "written",
-        "consent_on": dt.date.today().isoformat(),
+        "consent_on": today_local().isoformat(),
         "submission_token": uuid.uuid4().hex,
     }
     for i, (given, surnames, sex, relationship, age) in enumerate(people):
@@ -277,7 +278,7 @@ def run() -> list[Row]:
         "/arrivals/new",
         {
             "centre": "FAG",
-            "arrived_at": dt.datetime.now().strftime("%Y-%m-%dT%H:%M"),
+            "arrived_at": now_local().strftime("%Y-%m-%dT%H:%M"),
             "mode": "air",
             "country": "US",
             "origin": "Laredo, TX",
