@@ -31,7 +31,8 @@ from .given_names import sex_by_first_name
 
 _MEMBER_KEY = re.compile(r"^members-(\d+)-(\w+)$")
 
-#: The needs the desk serves most, ticked in one go: their quantity is prefilled from the family.
+#: The needs the desk serves most, the usual delivery ticked in one go (a button, Alt+E): their quantity
+#: is prefilled from the family, one each per person.
 PER_PERSON = frozenset({"FOOD", "HYGIENE_KIT"})
 PER_YOUNG_CHILD = frozenset({"CHILD_FOOD"})
 YOUNG_CHILD_AGE = 7
@@ -231,6 +232,10 @@ class DeskNeed:
     quantity: str
     default: int
     error: str | None = None
+
+    @property
+    def usual(self) -> bool:
+        return self.need.code in PER_PERSON
 
 
 def needs_shown(arrival: Arrival, form: Any, errors: dict[str, str] | None = None) -> list[DeskNeed]:

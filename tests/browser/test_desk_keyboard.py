@@ -19,7 +19,9 @@ def open_desk(app, page: Page, username: str) -> None:
         db.session.remove()
     log_in(page, username)
     page.goto(f"/arrivals/{arrival_id}/families/new")
-    expect(member(page, 1).get_by_label("Nombres")).to_be_focused()
+    # The form starts at its first field, the destination; these tests begin with the family's head.
+    expect(page.get_by_label("Municipio de destino")).to_be_focused()
+    member(page, 1).get_by_label("Nombres").focus()
 
 
 def test_letters_choose_and_move_on_without_spilling_into_the_next_field(app, page: Page) -> None:
@@ -186,3 +188,60 @@ def test_verbal_consent_asks_for_the_witness_next(app, page: Page) -> None:
     page.get_by_label("Consentimiento para el tratamiento de datos").select_option(label="Escrito (firmado)")
     expect(witness).to_have_attribute("aria-required", "false")
     expect(page.locator("label[for='f-consent_witness'] .req")).to_have_count(0)
+
+
+def test_shift_and_a_letter_ticks_and_alt_e_gives_the_usual_delivery(app, page: Page) -> None:
+    open_desk(app, page, "teclado.entrega")
+    head = member(page, 1)
+    head.get_by_label("Nombres").fill("Rosa")
+    head.get_by_label("Apellidos").fill("Ajú Tum")
+    head.get_by_label("Edad estimada (años)").fill("30")
+    page.get_by_label("Municipio de destino").fill("Cuilco, Huehuetenango")
+    page.get_by_label("Consentimiento para el tratamiento de datos").select_option(label="Escrito (firmado)")
+
+    needs = page.locator("#desk-needs")
+    food = needs.get_by_role("checkbox", name="Alimentación", exact=True)
+    child_food = needs.get_by_role("checkbox", name="Alimentación diferenciada para niñez de 0 a 6 años")
+    page.keyboard.press("Alt+u")
+    expect(food).to_be_focused()
+    page.keyboard.press("Shift+A")  # this box first: ticked
+    expect(food).to_be_checked()
+    page.keyboard.press("Shift+A")  # the next box with "a" not yet ticked
+    expect(child_food).to_be_focused()
+    expect(child_food).to_be_checked()
+    page.keyboard.press("Space")  # Space unticks, as ever; Shift+letter never does
+    expect(child_food).not_to_be_checked()
+    expect(food).to_be_checked()
+    page.keyboard.press("Shift+Z")  # no box begins so: nothing moves, nothing ticked
+    expect(child_food).to_be_focused()
+    expect(needs.get_by_role("checkbox", checked=True)).to_have_count(1)
+
+    # Alt+E from anywhere: the usual delivery (a ration and a kit per person) and on to the referrals.
+    head.get_by_label("Nombres").focus()
+    page.keyboard.press("Alt+e")
+    expect(food).to_be_checked()
+    expect(needs.get_by_role("checkbox", name="Kit de higiene")).to_be_checked()
+    expect(needs.get_by_role("checkbox", checked=True)).to_have_count(2)
+    expect(page.locator("#desk-referrals .choose").first).to_be_focused()
+    expect(head.get_by_label("Nombres")).to_have_value("Rosa")  # the chord typed nothing
+    # The same by the button, which says what it ticks; with the boxes ticked it changes nothing.
+    button = needs.get_by_role("button", name="Entrega habitual: Alimentación + Kit de higiene Alt+E")
+    needs.get_by_role("checkbox", name="Kit de higiene").uncheck()
+    button.click()
+    expect(needs.get_by_role("checkbox", checked=True)).to_have_count(2)
+
+
+def test_the_form_starts_at_the_destination_and_the_consent_moves_on_to_the_head(app, page: Page) -> None:
+    with app.app_context():
+        user = make_user("reception", centre="FAG", username="teclado.inicio")
+        arrival_id = make_arrival(user).id
+        db.session.remove()
+    log_in(page, "teclado.inicio")
+    page.goto(f"/arrivals/{arrival_id}/families/new")
+    expect(page.get_by_label("Municipio de destino")).to_be_focused()
+    page.keyboard.type("Cuilco, Huehuetenango")
+    expect(page.get_by_label("Consentimiento para el tratamiento de datos")).to_be_focused()
+    page.keyboard.type("e")
+    expect(member(page, 1).get_by_label("Nombres")).to_be_focused()
+    page.keyboard.type("Rosa")  # the rest of "escrito" is not asked for: the name is typed whole
+    expect(member(page, 1).get_by_label("Nombres")).to_have_value("Rosa")

@@ -88,10 +88,13 @@ def test_a_family_of_four_in_at_most_30_interactions_and_one_page_load(app, page
     desk.fill(grandfather.get_by_label("Edad estimada (años)"), "65")
     desk.check(page.get_by_role("checkbox", name="Desempleo o falta de oportunidades económicas"))
 
-    # Needs served now: one tick each, the quantities prefilled (one per person).
+    # Needs served now: the usual delivery (a ration and a kit per person) in one click, the quantities
+    # prefilled; any other need is one tick.
     needs = page.locator("#desk-needs")
-    desk.check(needs.get_by_role("checkbox", name="Alimentación", exact=True))
-    desk.check(needs.get_by_role("checkbox", name="Kit de higiene"))
+    desk.click(needs.get_by_role("button", name=re.compile("^Entrega habitual: Alimentación \\+ Kit de higiene")))
+    expect(needs.get_by_role("checkbox", name="Alimentación", exact=True)).to_be_checked()
+    expect(needs.get_by_role("checkbox", name="Kit de higiene")).to_be_checked()
+    expect(needs.get_by_role("checkbox", checked=True)).to_have_count(2)
     expect(needs.get_by_label("Cantidad de Alimentación", exact=True)).to_have_attribute("placeholder", "4")
 
     # The suggestions followed the typing: one tick each, persons and reason already there.
@@ -108,8 +111,9 @@ def test_a_family_of_four_in_at_most_30_interactions_and_one_page_load(app, page
     expect(banner).to_contain_text("FAG-")
     expect(banner).to_contain_text("4 integrantes")
     expect(banner).to_contain_text("2 boletas en la cola de la llegada")
-    # Ready for the next family, on the same screen.
-    expect(member(page, 1).get_by_label("Nombres")).to_be_focused()
+    # Ready for the next family, on the same screen, from its first field.
+    expect(page.get_by_label("Municipio de destino")).to_be_focused()
+    expect(member(page, 1).get_by_label("Nombres")).to_have_value("")
     # The slips: printed at once from the banner (a PDF in its own tab, not a page of the desk).
     with page.expect_popup() as popup:
         desk.click(banner.get_by_role("link", name="Imprimir las boletas de la llegada"))
@@ -128,8 +132,10 @@ def test_a_family_of_four_in_at_most_30_interactions_and_one_page_load(app, page
 #: By keyboard alone the same family took 73 key actions before the one screen, 48 with Enter moving to
 #: the next field to fill and Alt+M/U/D; 36 with a required list that moves on once the letters typed
 #: leave one option, the sex proposed from a common first name (the age typed on it accepts it), the
-#: destination moving on once chosen and a letter finding a check box in the lists.
-MOST_KEY_ACTIONS = 36
+#: destination moving on once chosen and a letter finding a check box in the lists; 30 with the form
+#: starting at the destination (its order on the page: no Enter back up to it), the usual delivery in
+#: one chord (Alt+E) and Shift+letter going to a box and ticking it.
+MOST_KEY_ACTIONS = 30
 
 
 @dataclass
@@ -169,10 +175,17 @@ def test_the_same_family_by_keyboard_alone(app, page: Page) -> None:
     loads = page_loads(page)
     page.goto(f"/arrivals/{arrival_id}/families/new")
     keys = Keyboard(page)
+    # The form starts where the page does: the destination, typed whole (or chosen from the list), moves
+    # on to the consent, where "e" is the only "Escrito" and moves on to the head's names.
+    expect(page.get_by_label("Municipio de destino")).to_be_focused()
+    keys.steps("Cuilco, Huehuetenango")
+    expect(page.get_by_label("Consentimiento para el tratamiento de datos")).to_be_focused()
+    keys.steps("e")
+    expect(page.get_by_label("Consentimiento para el tratamiento de datos")).to_have_value("written")
     mother = member(page, 1)
     expect(mother.get_by_label("Nombres")).to_be_focused()
 
-    # The mother: Enter goes to the next field still to fill (the relationship is already "head"); her
+    # The mother: Enter goes to the next field to fill (the relationship is already "head"); her
     # first name proposed the sex, marked as a proposal: Enter stops there, and typing her age accepts it
     # (the age goes to the age).
     keys.steps("María Elena", "Enter", "López Pérez", "Enter")
@@ -205,33 +218,27 @@ def test_the_same_family_by_keyboard_alone(app, page: Page) -> None:
     expect(grandfather.get_by_label("Sexo")).to_be_focused()
     keys.steps("65")
     expect(grandfather.get_by_label("Edad estimada (años)")).to_have_value("65")
-    # From the last field Enter goes back up to what is missing: the destination; typed whole (or chosen
-    # from the list) it moves on to the consent, where "e" is the only "Escrito".
-    keys.press("Enter")
-    expect(page.get_by_label("Municipio de destino")).to_be_focused()
-    keys.steps("Cuilco, Huehuetenango")
-    expect(page.get_by_label("Consentimiento para el tratamiento de datos")).to_be_focused()
-    keys.steps("e")
-    expect(page.get_by_label("Consentimiento para el tratamiento de datos")).to_have_value("written")
     keys.steps("Alt+m", "Space")  # the reasons: unemployment is the first
     expect(page.get_by_role("checkbox", name="Desempleo o falta de oportunidades económicas")).to_be_checked()
-    # The needs: food is the first; "k" goes to the hygiene kit.
-    keys.steps("Alt+u", "Space", "k")
+    # The usual delivery (food and a hygiene kit, one per person) in one chord, which goes on to the
+    # referrals: Hogares Comunitarios first (Space ticks it); Shift+O goes to the OIM and ticks it.
+    keys.steps("Alt+e")
     needs = page.locator("#desk-needs")
-    expect(needs.get_by_role("checkbox", name="Kit de higiene")).to_be_focused()
-    keys.steps("Space")
     expect(needs.get_by_role("checkbox", name="Alimentación", exact=True)).to_be_checked()
     expect(needs.get_by_role("checkbox", name="Kit de higiene")).to_be_checked()
-    # The referrals: Hogares Comunitarios first; "o" goes to the OIM, wherever it is in the list.
+    expect(needs.get_by_role("checkbox", checked=True)).to_have_count(2)
+    expect(needs.get_by_label("Cantidad de Kit de higiene")).to_have_attribute("placeholder", "4")
     referrals = page.locator("#desk-referrals")
     oim = referrals.get_by_role("checkbox", name=re.compile(r"^Derivar a .*\(OIM\)"))
     homes = referrals.get_by_role("checkbox", name=re.compile(r"^Derivar a SOSEP · Hogares Comunitarios"))
-    expect(oim).to_be_visible()
-    keys.steps("Alt+d")
     expect(homes).to_be_focused()
-    keys.steps("Space", "o")
+    expect(oim).to_be_visible()  # suggested once the reason was ticked (the destination is a priority one)
+    keys.steps("Space", "Shift+O")
     expect(oim).to_be_focused()
-    keys.steps("Space", "Control+Enter")
+    expect(oim).to_be_checked()
+    expect(homes).to_be_checked()
+    expect(referrals.locator(".choose:checked")).to_have_count(2)
+    keys.steps("Control+Enter")
 
     banner = page.locator(".saved-banner")
     expect(banner).to_contain_text("4 integrantes")

@@ -5,7 +5,8 @@
 // - Enter in a text field never sends the form (it moves on); Ctrl+Enter saves from anywhere;
 // - fewer keys: a required list (relationship, sex, consent) moves on once the letters typed leave one
 //   option, a destination chosen from the list moves on, and in a list of check boxes a letter goes to
-//   the next box whose name starts with it (Space ticks it, as ever);
+//   the next box whose name starts with it (Space ticks it, as ever; Shift+letter goes and ticks);
+// - the usual delivery (a ration and a kit per person) ticked in one go (a button, or Alt+E);
 // - contradictions (a second head, a birth date far from the age, a child older than the head) are
 //   shown before saving; saving again saves anyway.
 (function () {
@@ -16,21 +17,82 @@
   function form() { return document.getElementById("family-form"); }
 
   var asked = 0;
+  var inflight = null;
 
   function refreshReferrals() {
     var f = form();
     var holder = document.getElementById("desk-referrals");
     if (!f || !holder) return;
     var mine = ++asked;
-    fetch(holder.getAttribute("data-url"), {method: "POST", body: new FormData(f), credentials: "same-origin"})
+    inflight = fetch(holder.getAttribute("data-url"), {method: "POST", body: new FormData(f), credentials: "same-origin"})
       .then(function (response) { return response.ok ? response.text() : null; })
       .then(function (html) {
         // Only the answer to the latest question: an earlier one arriving late would show stale data.
-        if (html === null || mine !== asked) return;
-        holder.innerHTML = html;
-        updateQuantities();
+        if (mine !== asked) return;
+        inflight = null;
+        if (html !== null) {
+          replaceKeeping(holder, html);
+          updateQuantities();
+        }
       })
-      .catch(function () { /* offline for a moment: the suggestions stay as they were */ });
+      .catch(function () { if (mine === asked) inflight = null; /* offline: the suggestions stay as they were */ });
+  }
+
+  // To the referrals' first box, once the suggestions follow what was typed: a question still waiting
+  // (typed in the last moment) is asked now, and the focus waits on the section until the answer is in,
+  // so a key pressed meanwhile ticks nothing else.
+  function toReferrals(f) {
+    var holder = document.getElementById("desk-referrals");
+    if (!holder) return;
+    if (timer !== null) {
+      window.clearTimeout(timer);
+      timer = null;
+      refreshReferrals();
+    }
+    var first = function () {
+      var box = holder.querySelector("fieldset[data-institution] .choose") || holder.querySelector(".choose");
+      (box || f.querySelector(".actions button[type=submit]")).focus();
+    };
+    if (!inflight) { first(); return; }
+    holder.tabIndex = -1;
+    holder.focus();
+    var waiting = inflight;
+    var after = function () { if (document.activeElement === holder) first(); else if (inflight && inflight !== waiting) { waiting = inflight; inflight.then(after, after); } };
+    inflight.then(after, after);
+  }
+
+  // The suggestions are replaced by the server's newer answer, but what staff did in them meanwhile (a box
+  // ticked, a reason typed, the persons chosen, where the focus was) is kept: the answer was computed from
+  // the form as it was when asked.
+  function lineKey(el) {
+    var line = el.closest("fieldset.referral-line");
+    if (!line) return null;
+    return line.getAttribute("data-institution") || "other";
+  }
+
+  function replaceKeeping(holder, html) {
+    var kept = {};
+    var fields = holder.querySelectorAll("fieldset.referral-line input:not([type=hidden]), fieldset.referral-line textarea, fieldset.referral-line select");
+    for (var i = 0; i < fields.length; i++) {
+      var key = lineKey(fields[i]);
+      var name = fields[i].name.replace(/^referrals-\d+-/, "") + (fields[i].type === "checkbox" ? ":" + fields[i].value : "");
+      kept[key + "|" + name] = fields[i].type === "checkbox" ? fields[i].checked : fields[i].value;
+    }
+    var active = document.activeElement;
+    var focusKey = active && holder.contains(active) && active.name ?
+      lineKey(active) + "|" + active.name.replace(/^referrals-\d+-/, "") + (active.type === "checkbox" ? ":" + active.value : "") : null;
+    holder.innerHTML = html;
+    var fresh = holder.querySelectorAll("fieldset.referral-line input:not([type=hidden]), fieldset.referral-line textarea, fieldset.referral-line select");
+    var again = null;
+    for (var j = 0; j < fresh.length; j++) {
+      var k = lineKey(fresh[j]) + "|" + fresh[j].name.replace(/^referrals-\d+-/, "") + (fresh[j].type === "checkbox" ? ":" + fresh[j].value : "");
+      if (k in kept) {
+        if (fresh[j].type === "checkbox") fresh[j].checked = kept[k];
+        else fresh[j].value = kept[k];
+      }
+      if (k === focusKey) again = fresh[j];
+    }
+    if (focusKey) (again || holder.querySelector(".choose") || holder).focus();
   }
 
   function updateQuantities() {
@@ -48,7 +110,7 @@
     if (event.target.closest && event.target.closest("#desk-referrals, #desk-needs")) return;
     warned = false;
     window.clearTimeout(timer);
-    timer = window.setTimeout(refreshReferrals, 400);
+    timer = window.setTimeout(function () { timer = null; refreshReferrals(); }, 400);
   }
 
   // Earlier records of the person being typed (same CUI, or same names and a compatible age).
@@ -241,7 +303,8 @@
       chooseByLetters(f, el, event.key, now);
     } else if (el.type === "checkbox" && checkList(el)) {
       event.preventDefault();
-      jumpInList(checkList(el), el, event.key, now);
+      if (event.shiftKey) tickInList(checkList(el), el, event.key);
+      else jumpInList(checkList(el), el, event.key, now);
     }
   }
 
@@ -338,9 +401,37 @@
     if (target) target.focus();
   }
 
+  // Shift+letter: to the next box not yet ticked whose name, or a word of it, begins with the letter
+  // (this one included), and ticks it. Never unticks: Space does.
+  function tickInList(boxes, box, key) {
+    var start = boxes.indexOf(box);
+    var open = boxes.slice(start).concat(boxes.slice(0, start)).filter(function (b) { return !b.checked; });
+    var target = findBox(open, null, fold(key));
+    ahead.el = null;
+    ahead.text = "";
+    if (!target) return;
+    target.focus();
+    tick(target);
+  }
+
+  function tick(box) {
+    if (box.checked) return;
+    box.checked = true;
+    box.dispatchEvent(new Event("input", {bubbles: true}));
+    box.dispatchEvent(new Event("change", {bubbles: true}));
+  }
+
+  // The usual delivery (a food ration and a hygiene kit per person): ticked in one go, by the button in
+  // the needs or Alt+E; from the keyboard the focus then goes on to the referrals.
+  function deliverUsual(f, moveFocus) {
+    var boxes = f.querySelectorAll("#desk-needs .need-line[data-usual] input[type=checkbox]");
+    for (var i = 0; i < boxes.length; i++) tick(boxes[i]);
+    if (moveFocus) toReferrals(f);
+  }
+
   function findBox(boxes, box, text) {
-    // One letter: the next box after this one; more letters: this one or the next.
-    var start = boxes.indexOf(box) + (text.length === 1 ? 1 : 0);
+    // One letter: the next box after this one; more letters: this one or the next (no box: the first).
+    var start = box ? boxes.indexOf(box) + (text.length === 1 ? 1 : 0) : 0;
     var ordered = boxes.slice(start).concat(boxes.slice(0, start));
     function begins(b) { return boxName(b).indexOf(text) === 0; }
     function wordBegins(b) {
@@ -382,6 +473,7 @@
       }
     });
     f.addEventListener("click", function (event) {
+      if (event.target.closest && event.target.closest("#deliver-usual")) { deliverUsual(f, false); return; }
       // "Más atajos" beside the save button opens the list of shortcuts at the top of the form.
       var link = event.target.closest && event.target.closest("a[href='#desk-shortcuts']");
       var help = document.getElementById("desk-shortcuts");
@@ -393,10 +485,20 @@
       if (input.tagName === "INPUT" && input.list && chosenFromList(input)) moved = moveOn(f, input);
     });
     f.addEventListener("keydown", function (event) {
-      // Alt+M, Alt+U, Alt+D: straight to the reasons for migrating, the needs served, the referrals.
+      // Alt+M, Alt+U, Alt+D: straight to the reasons for migrating, the needs served, the referrals;
+      // Alt+E: the usual delivery ticked, and on to the referrals.
       if (event.altKey && !event.ctrlKey && !event.metaKey) {
-        var target = {m: "input[name=migration_reasons]", u: "#desk-needs input[type=checkbox]",
-                      d: "#desk-referrals input[type=checkbox]"}[event.key.toLowerCase()];
+        if (event.key.toLowerCase() === "e" && f.querySelector("#desk-needs .need-line[data-usual]")) {
+          event.preventDefault();
+          deliverUsual(f, true);
+          return;
+        }
+        if (event.key.toLowerCase() === "d" && document.getElementById("desk-referrals")) {
+          event.preventDefault();
+          toReferrals(f);
+          return;
+        }
+        var target = {m: "input[name=migration_reasons]", u: "#desk-needs input[type=checkbox]"}[event.key.toLowerCase()];
         var first = target && f.querySelector(target);
         if (first) { event.preventDefault(); first.focus(); return; }
       }

@@ -241,8 +241,12 @@ function init() {
   } else if (summary) {
     summary.focus();
   } else {
+    // The first field still to fill, in the order of the page: at the desk the destination and the
+    // consent come first (a choice there moves on to the head's names); elsewhere the head's names.
+    var destination = form.getAttribute("data-desk") === "1" && form.querySelector("input[name=destination_municipality]");
     var given = list.querySelector("input[name$='-given_names']");
-    if (given && !given.value) given.focus();
+    if (destination && !destination.value) destination.focus();
+    else if (given && !given.value) given.focus();
   }
 }
 
