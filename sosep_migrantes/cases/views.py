@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
@@ -26,6 +26,8 @@ from .schemas import CaseFilterSchema, FamilyUnitSchema
 from .services import EditConflict, update_family
 
 bp = Blueprint("cases", __name__, url_prefix="/cases")
+
+T = TypeVar("T")
 
 #: Filters that say nothing about a person (centre, department, status, dates) are kept in the session
 #: so the list remembers them. The search text (a name, a CUI) is kept nowhere: it comes with the POST
@@ -87,13 +89,34 @@ def list_cases() -> ResponseReturnValue:
     )
 
 
-#: What the modules above cases (needs, referrals) show on the case page: each function takes the family
-#: and returns the template's variables for its part. Cases cannot import those modules (they sit above
-#: it), so they add their part when their views are imported, which ``create_app`` does for all of them.
-CASE_PAGE_PARTS: list[Callable[[FamilyUnit], dict[str, Any]]] = []
+class CasePage:
+    """The case being drawn, and what its parts have read of it.
+
+    Several parts show the same rows: the timeline names the referrals, needs and follow-ups that their
+    own sections list. A part reads them through :meth:`once`, so the page reads each only once, however
+    many parts show them.
+    """
+
+    def __init__(self, family: FamilyUnit) -> None:
+        self.family = family
+        self._read: dict[Callable[[FamilyUnit], Any], Any] = {}
+
+    def once(self, read: Callable[[FamilyUnit], T]) -> T:
+        """``read(family)``, called on the first use only: later uses get the same result."""
+        if read not in self._read:
+            self._read[read] = read(self.family)
+        result: T = self._read[read]
+        return result
 
 
-def case_page_part(part: Callable[[FamilyUnit], dict[str, Any]]) -> Callable[[FamilyUnit], dict[str, Any]]:
+#: What the modules above cases (needs, referrals) show on the case page: each function takes the page
+#: (:class:`CasePage`) and returns the template's variables for its part. Cases cannot import those
+#: modules (they sit above it), so they add their part when their views are imported, which
+#: ``create_app`` does for all of them.
+CASE_PAGE_PARTS: list[Callable[[CasePage], dict[str, Any]]] = []
+
+
+def case_page_part(part: Callable[[CasePage], dict[str, Any]]) -> Callable[[CasePage], dict[str, Any]]:
     """Decorator: add ``part`` to the case page (see :data:`CASE_PAGE_PARTS`)."""
     CASE_PAGE_PARTS.append(part)
     return part
@@ -109,9 +132,10 @@ def detail(family_id: int) -> ResponseReturnValue:
             audit.record(
                 audit.AuditAction.FAMILY_VIEW_PROTECTED, "family", family.id, actor_id=current_user.id
             )
+    page = CasePage(family)
     parts: dict[str, Any] = {}
     for part in CASE_PAGE_PARTS:
-        parts.update(part(family))
+        parts.update(part(page))
     return render_template(
         "cases/detail.html",
         family=family,

@@ -2,14 +2,15 @@
 
 The audit keeps ids and field names only (``core/audit.py``); the words come from the case's own rows
 (referral numbers, institutions, needs, members' names, notes), which whoever opens the case may read.
-One query reads the events with their users, then one query per kind of row they point at, so the
-timeline costs the same few queries whether the case has five events or five hundred.
+One query reads the events with who did them; the rows they point at are the ones the page's other
+sections list (referrals, needs, follow-ups), read once for the whole page (``cases.views.CasePage``).
+So the timeline costs one query of its own whether the case has five events or five hundred.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -17,17 +18,20 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
 from sqlalchemy import select
-from sqlalchemy.orm import InstrumentedAttribute
 
 from ..auth.models import User
 from ..cases.models import CASE_STATUS_LABELS, CaseStatus, FamilyUnit, Member, Sex
-from ..cases.views import case_page_part
+from ..cases.views import CasePage, case_page_part
+from ..catalogs.models import Institution
 from ..core.audit import AuditAction, AuditEvent, action_label
+from ..core.permissions import ROLE_LABELS, Role
 from ..core.templating import local_datetime
 from ..core.timeutil import to_local
 from ..extensions import db
 from ..needs.models import FamilyNeed
-from ..referrals.models import Referral, ReferralEvent, ReferralStatus
+from ..needs.services import family_needs
+from ..referrals.models import Referral, ReferralStatus
+from ..referrals.services import family_referrals
 from .models import (
     CLOSURE_REASON_LABELS,
     CONTACT_OUTCOME_LABELS,
@@ -40,6 +44,7 @@ from .models import (
     FollowUp,
     Linkage,
 )
+from .queries import case_followup
 
 A = AuditAction
 
@@ -70,7 +75,7 @@ REFERRAL_MOVES: dict[str, ReferralStatus] = {
     A.REFERRAL_CANCELLED: ReferralStatus.CANCELLED,
 }
 
-#: What each kind of referenced row is looked up by: the details key holding its id, and the actions.
+#: The actions about a need, and about a referral (each names its row by ``family_need_id``, ``referral_id``).
 NEED_ACTIONS = frozenset({A.NEED_IDENTIFIED, A.NEED_ATTENDED, A.NEED_REFERRED})
 REFERRAL_ACTIONS = frozenset({A.REFERRAL_CREATE, A.SLIP_PRINT, *REFERRAL_MOVES})
 
@@ -99,30 +104,6 @@ class TimelineEntry:
 T = TypeVar("T")
 
 
-def _by_id(
-    model: type[T],
-    id_col: InstrumentedAttribute[int],
-    family_col: InstrumentedAttribute[int],
-    ids: set[int],
-    family: FamilyUnit,
-) -> dict[int, T]:
-    """The family's rows of ``model`` with these ids, in one query (none when no event points at one)."""
-    if not ids:
-        return {}
-    rows = db.session.execute(select(id_col, model).where(id_col.in_(ids), family_col == family.id))
-    return {row_id: row for row_id, row in rows}
-
-
-def _ids(events: Iterable[AuditEvent], key: str, actions: Iterable[str]) -> set[int]:
-    wanted = set(actions)
-    found = set()
-    for event in events:
-        value = event.details.get(key) if event.action in wanted else None
-        if isinstance(value, int):
-            found.add(value)
-    return found
-
-
 def _row(rows: dict[int, T], event: AuditEvent, key: str) -> T | None:
     """The row an event's ``details[key]`` points at, if it is still there."""
     value = event.details.get(key)
@@ -142,53 +123,22 @@ def _label(labels: dict[Any, Any], enum: Callable[[str], Any], code: Any) -> str
 
 
 class _Context:
-    """The rows the events of one family point at, read once for the whole timeline."""
+    """The family's rows the events point at, by id: those the case page lists, read once for the page."""
 
-    def __init__(self, family: FamilyUnit, events: Sequence[AuditEvent]) -> None:
-        self.members: dict[int, Member] = {m.id: m for m in family.members}
-        self.referrals = _by_id(
-            Referral, Referral.id, Referral.family_id, _ids(events, "referral_id", REFERRAL_ACTIONS), family
-        )
-        self.referral_notes: dict[tuple[int, ReferralStatus], str | None] = {}
-        if self.referrals:
-            # A referral reaches each state at most once (its moves only go forward): a state names its step.
-            steps = db.session.execute(
-                select(ReferralEvent.referral_id, ReferralEvent.to_status, ReferralEvent.note).where(
-                    ReferralEvent.referral_id.in_(list(self.referrals))
-                )
-            )
-            self.referral_notes = {(r, ReferralStatus(s)): note for r, s, note in steps}
-        self.needs = _by_id(
-            FamilyNeed,
-            FamilyNeed.id,
-            FamilyNeed.family_id,
-            _ids(events, "family_need_id", NEED_ACTIONS),
-            family,
-        )
-        self.followups = _by_id(
-            FollowUp,
-            FollowUp.id,
-            FollowUp.family_id,
-            _ids(events, "followup_id", [A.FOLLOWUP_RECORD]),
-            family,
-        )
-        self.linkages = _by_id(
-            Linkage, Linkage.id, Linkage.family_id, _ids(events, "linkage_id", [A.LINKAGE_CREATE]), family
-        )
-        self.transfers = _by_id(
-            CaseTransfer,
-            CaseTransfer.id,
-            CaseTransfer.family_id,
-            _ids(events, "transfer_id", [A.FAMILY_TRANSFER]),
-            family,
-        )
-        self.closures = _by_id(
-            CaseClosure,
-            CaseClosure.id,
-            CaseClosure.family_id,
-            _ids(events, "closure_id", [A.FAMILY_CLOSE, A.FAMILY_REOPEN]),
-            family,
-        )
+    def __init__(self, page: CasePage) -> None:
+        self.members: dict[int, Member] = {m.id: m for m in page.family.members}
+        referrals = page.once(family_referrals)
+        self.referrals: dict[int, Referral] = {r.id: r for r in referrals}
+        # A referral reaches each state at most once (its moves only go forward): a state names its step.
+        self.referral_notes: dict[tuple[int, ReferralStatus], str | None] = {
+            (r.id, ReferralStatus(e.to_status)): e.note for r in referrals for e in r.events
+        }
+        self.needs: dict[int, FamilyNeed] = {n.id: n for n in page.once(family_needs)}
+        followup = page.once(case_followup)
+        self.followups: dict[int, FollowUp] = {f.id: f for f in followup.followups}
+        self.linkages: dict[int, Linkage] = {li.id: li for li in followup.linkages}
+        self.transfers: dict[int, CaseTransfer] = {t.id: t for t in followup.transfers}
+        self.closures: dict[int, CaseClosure] = {c.id: c for c in followup.closures}
 
     def member_name(self, member_id: Any) -> str | None:
         member = self.members.get(member_id) if isinstance(member_id, int) else None
@@ -350,19 +300,24 @@ SENTENCES: dict[str, Callable[[AuditEvent, _Context], Sentence]] = {
 }
 
 
-def _who(user: User | None) -> tuple[str, str]:
-    if user is None:
+def _who(full_name: str | None, role: Role | None, institution: Institution | None) -> tuple[str, str]:
+    if full_name is None:
         return _("Sistema"), ""
-    if user.institution is not None:
-        return user.full_name, user.institution.name
-    return user.full_name, user.role_label
+    if institution is not None:
+        return full_name, institution.name
+    return full_name, str(ROLE_LABELS[Role(role)])
 
 
-def case_timeline(family: FamilyUnit) -> list[TimelineEntry]:
-    """Everything that happened to the case, newest first, in words: when, who, and what."""
+def case_timeline(family: FamilyUnit, page: CasePage | None = None) -> list[TimelineEntry]:
+    """Everything that happened to the case, newest first, in words: when, who, and what.
+
+    ``page``: the case page being drawn, whose sections share the rows the timeline names.
+    """
     rows = db.session.execute(
-        select(AuditEvent, User)
+        # Who did it is read as the few columns shown, not as whole users with their centre and sede.
+        select(AuditEvent, User.full_name, User.role, Institution)
         .outerjoin(User, User.id == AuditEvent.user_id)
+        .outerjoin(Institution, Institution.id == User.institution_id)
         .where(
             AuditEvent.subject_type == "family",
             AuditEvent.subject_id == family.id,
@@ -370,12 +325,12 @@ def case_timeline(family: FamilyUnit) -> list[TimelineEntry]:
         )
         .order_by(AuditEvent.created_at.desc(), AuditEvent.id.desc())
     ).all()
-    ctx = _Context(family, [event for event, _user in rows])
+    ctx = _Context(page or CasePage(family))
     entries = []
-    for event, user in rows:
+    for event, full_name, role, institution in rows:
         sentence = SENTENCES.get(event.action)
         what, note = sentence(event, ctx) if sentence else (action_label(event.action), None)
-        who, who_detail = _who(user)
+        who, who_detail = _who(full_name, role, institution)
         entries.append(
             TimelineEntry(
                 at=event.created_at,
@@ -391,5 +346,5 @@ def case_timeline(family: FamilyUnit) -> list[TimelineEntry]:
 
 
 @case_page_part
-def _on_the_case_page(family: FamilyUnit) -> dict[str, Any]:
-    return {"timeline": case_timeline(family)}
+def _on_the_case_page(page: CasePage) -> dict[str, Any]:
+    return {"timeline": case_timeline(page.family, page)}

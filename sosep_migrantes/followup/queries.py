@@ -20,11 +20,11 @@ from ..cases.queries import CaseRow, case_rows, scoped_families
 from ..catalogs.models import Municipality, Sede, sede_municipalities
 from ..core.permissions import Role
 from ..core.sqltime import days_between, local_date
-from ..core.timeutil import to_local
+from ..core.timeutil import to_local, today_local
 from ..extensions import db
 from ..reception.models import Arrival
 from . import rules
-from .models import Linkage
+from .models import CaseClosure, CaseTransfer, ClosureKind, FollowUp, Linkage
 
 #: Status filter values besides each :class:`CaseStatus`: every case not closed (the default), or all.
 OPEN, ALL = "open", "all"
@@ -329,3 +329,49 @@ def median_of(histogram: dict[int, int]) -> float | None:
 
 def status_choices() -> list[tuple[str, str]]:
     return [(s.value, str(label)) for s, label in CASE_STATUS_LABELS.items() if s in FOLLOWED_STATUSES]
+
+
+# -- one case's follow-up (its page, its forms) ------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CaseFollowUp:
+    family: FamilyUnit
+    today: dt.date
+    followups: list[FollowUp]
+    linkages: list[Linkage]
+    transfers: list[CaseTransfer]
+    closures: list[CaseClosure]
+
+    @property
+    def due_on(self) -> dt.date | None:
+        return self.family.followup_due_on
+
+    @property
+    def is_overdue(self) -> bool:
+        return rules.is_overdue(self.due_on, self.today)
+
+    @property
+    def is_closed(self) -> bool:
+        return bool(self.closures) and self.closures[-1].kind == ClosureKind.CLOSE
+
+    @property
+    def last_closure(self) -> CaseClosure | None:
+        return self.closures[-1] if self.closures else None
+
+
+def case_followup(family: FamilyUnit) -> CaseFollowUp:
+    """The case's contacts and linkages (newest first), transfers (newest first) and closures (oldest
+    first): its page's follow-up section and its timeline show them, its forms say whether it is closed."""
+
+    def rows(model: Any, *order: Any) -> list[Any]:
+        return list(db.session.scalars(select(model).where(model.family_id == family.id).order_by(*order)))
+
+    return CaseFollowUp(
+        family=family,
+        today=today_local(),
+        followups=rows(FollowUp, FollowUp.contacted_on.desc(), FollowUp.id.desc()),
+        linkages=rows(Linkage, Linkage.linked_on.desc(), Linkage.id.desc()),
+        transfers=rows(CaseTransfer, CaseTransfer.id.desc()),
+        closures=rows(CaseClosure, CaseClosure.id),
+    )

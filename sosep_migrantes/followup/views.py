@@ -17,7 +17,7 @@ from sqlalchemy import select
 
 from ..cases.models import FamilyUnit
 from ..cases.queries import get_family
-from ..cases.views import case_page_part
+from ..cases.views import CasePage, case_page_part
 from ..catalogs.models import Institution, Sede
 from ..catalogs.services import (
     active_items,
@@ -40,9 +40,6 @@ from .models import (
     CLOSURE_REASON_LABELS,
     CONTACT_OUTCOME_LABELS,
     CONTACT_TYPE_LABELS,
-    CaseClosure,
-    CaseTransfer,
-    ClosureKind,
     ContactOutcome,
     FollowUp,
     Linkage,
@@ -72,49 +69,9 @@ INBOX_SINCE_KEY = "inbox_since"
 # -- the case page's part ----------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class CaseFollowUp:
-    family: FamilyUnit
-    today: dt.date
-    followups: list[FollowUp]
-    linkages: list[Linkage]
-    transfers: list[CaseTransfer]
-    closures: list[CaseClosure]
-
-    @property
-    def due_on(self) -> dt.date | None:
-        return self.family.followup_due_on
-
-    @property
-    def is_overdue(self) -> bool:
-        return rules.is_overdue(self.due_on, self.today)
-
-    @property
-    def is_closed(self) -> bool:
-        return bool(self.closures) and self.closures[-1].kind == ClosureKind.CLOSE
-
-    @property
-    def last_closure(self) -> CaseClosure | None:
-        return self.closures[-1] if self.closures else None
-
-
-def case_followup(family: FamilyUnit) -> CaseFollowUp:
-    def rows(model: Any, *order: Any) -> list[Any]:
-        return list(db.session.scalars(select(model).where(model.family_id == family.id).order_by(*order)))
-
-    return CaseFollowUp(
-        family=family,
-        today=today_local(),
-        followups=rows(FollowUp, FollowUp.contacted_on.desc(), FollowUp.id.desc()),
-        linkages=rows(Linkage, Linkage.linked_on.desc(), Linkage.id.desc()),
-        transfers=rows(CaseTransfer, CaseTransfer.id.desc()),
-        closures=rows(CaseClosure, CaseClosure.id),
-    )
-
-
 @case_page_part
-def _on_the_case_page(family: FamilyUnit) -> dict[str, Any]:
-    return {"followup": case_followup(family)}
+def _on_the_case_page(page: CasePage) -> dict[str, Any]:
+    return {"followup": page.once(queries.case_followup)}
 
 
 # -- the inbox ---------------------------------------------------------------------------------------
@@ -270,7 +227,7 @@ def _form(
         municipalities=all_municipalities() if moving else [],
         municipality_sedes=sede_names_by_municipality() if moving else {},
         sede=sede_for_municipality(family.destination_municipality_id),
-        followup=case_followup(family),
+        followup=queries.case_followup(family),
         not_located_attempts=services.settings().not_located_attempts,
     ), status
 

@@ -13,7 +13,7 @@ from marshmallow import ValidationError
 
 from ..cases.models import FamilyUnit
 from ..cases.queries import get_family
-from ..cases.views import case_page_part
+from ..cases.views import CasePage, case_page_part
 from ..catalogs.models import Need
 from ..catalogs.services import active_items
 from ..core.errors import ServiceError
@@ -28,8 +28,8 @@ bp = Blueprint("needs", __name__, url_prefix="/cases")
 
 
 @case_page_part
-def _on_the_case_page(family: FamilyUnit) -> dict[str, Any]:
-    return {"needs": services.family_needs(family)}
+def _on_the_case_page(page: CasePage) -> dict[str, Any]:
+    return {"needs": page.once(services.family_needs)}
 
 
 def _page(

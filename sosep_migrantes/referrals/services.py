@@ -284,17 +284,24 @@ def status_version(referral: Referral) -> int:
 
 # -- suggestions ------------------------------------------------------------------------------------
 
+#: The need for orthopaedic aid: whoever it is recorded for is suggested to the disability programme.
+ORTHOPAEDIC_AID = "ORTHOPAEDIC_AID"
 
-def family_facts(family: FamilyUnit) -> eligibility.FamilyFacts:
-    """The plain facts the eligibility rules read, taken from the case."""
-    orthopaedic = set(
-        db.session.scalars(
-            select(FamilyNeed.member_id).where(
-                FamilyNeed.family_id == family.id,
-                FamilyNeed.need.has(code="ORTHOPAEDIC_AID"),
+
+def family_facts(family: FamilyUnit, needs: Sequence[FamilyNeed] | None = None) -> eligibility.FamilyFacts:
+    """The plain facts the eligibility rules read, taken from the case; ``needs`` are the family's needs,
+    when the caller has them already (the case page)."""
+    if needs is None:
+        orthopaedic = set(
+            db.session.scalars(
+                select(FamilyNeed.member_id).where(
+                    FamilyNeed.family_id == family.id,
+                    FamilyNeed.need.has(code=ORTHOPAEDIC_AID),
+                )
             )
         )
-    )
+    else:
+        orthopaedic = {n.member_id for n in needs if n.need.code == ORTHOPAEDIC_AID}
     family_wide_orthopaedic = None in orthopaedic
     return eligibility.FamilyFacts(
         on=to_local(family.arrival.arrived_at).date(),
@@ -325,15 +332,20 @@ class ShownSuggestion:
     already_referred: bool
 
 
-def suggestions_for(family: FamilyUnit, referrals: Sequence[Referral] | None = None) -> list[ShownSuggestion]:
+def suggestions_for(
+    family: FamilyUnit,
+    referrals: Sequence[Referral] | None = None,
+    *,
+    needs: Sequence[FamilyNeed] | None = None,
+) -> list[ShownSuggestion]:
     """The programmes and institutions the rules suggest for the family, marking those it is already
-    referred to; ``referrals`` are the family's, when the caller has them already."""
+    referred to; ``referrals`` and ``needs`` are the family's, when the caller has them already."""
     if referrals is None:
         referrals = family_referrals(family)
     open_to = {r.institution_id for r in referrals if r.status not in CLOSED_WITHOUT_SERVICE}
     members = {m.id: m for m in family.members}
     shown = []
-    for suggestion in eligibility.suggest(family_facts(family)):
+    for suggestion in eligibility.suggest(family_facts(family, needs)):
         institution = by_code(Institution, suggestion.institution_code)
         if institution is None or not institution.is_active:
             continue

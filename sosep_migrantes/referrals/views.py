@@ -12,7 +12,7 @@ from marshmallow import ValidationError
 
 from ..cases.models import FamilyUnit
 from ..cases.queries import get_family
-from ..cases.views import case_page_part
+from ..cases.views import CasePage, case_page_part
 from ..catalogs.models import Institution, Need
 from ..catalogs.services import active_items
 from ..core import audit
@@ -22,6 +22,7 @@ from ..core.forms import form_errors, form_to_data
 from ..core.pdf import pdf_response
 from ..core.permissions import Permission, permission_required
 from ..core.transaction import AlreadySaved, unit_of_work
+from ..needs.services import family_needs
 from ..reception.services import get_arrival
 from . import services
 from .models import PRIORITY_LABELS, REFERRAL_ACTION_LABELS, ReferralStatus
@@ -32,9 +33,10 @@ bp = Blueprint("referrals", __name__)
 
 
 @case_page_part
-def _on_the_case_page(family: FamilyUnit) -> dict[str, Any]:
-    referrals = services.family_referrals(family)
-    return {"referrals": referrals, "suggestions": services.suggestions_for(family, referrals)}
+def _on_the_case_page(page: CasePage) -> dict[str, Any]:
+    referrals = page.once(services.family_referrals)
+    suggestions = services.suggestions_for(page.family, referrals, needs=page.once(family_needs))
+    return {"referrals": referrals, "suggestions": suggestions}
 
 
 def _form(

@@ -12,7 +12,7 @@ from marshmallow import ValidationError
 
 from ..cases.models import FamilyUnit
 from ..cases.queries import get_family
-from ..cases.views import case_page_part
+from ..cases.views import CasePage, case_page_part
 from ..core.errors import ServiceError
 from ..core.forms import form_errors
 from ..core.permissions import Permission, permission_required
@@ -24,8 +24,8 @@ bp = Blueprint("returnees", __name__, url_prefix="/cases")
 
 
 @case_page_part
-def _on_the_case_page(family: FamilyUnit) -> dict[str, Any]:
-    return {"returnee_links": services.linked_records(current_user, family)}
+def _on_the_case_page(page: CasePage) -> dict[str, Any]:
+    return {"returnee_links": services.linked_records(current_user, page.family)}
 
 
 def _page(family: FamilyUnit, errors: dict[str, str], status: int = 200) -> ResponseReturnValue:

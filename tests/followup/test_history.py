@@ -441,5 +441,6 @@ def test_the_timeline_reads_a_bounded_number_of_queries(desk, huehue):
     large_entries, large_statements = statements_for_timeline(large.id)
     assert large_entries >= 30 and large_entries > 3 * small_entries
     assert large_statements == small_statements
-    # The events with their users, the members, then one query per kind of row the events point at.
+    # The events with who did them, then the rows the case page lists (referrals and their steps, needs and
+    # their services, follow-ups, linkages, transfers, closures), one query per kind.
     assert small_statements <= 10
