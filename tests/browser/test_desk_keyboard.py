@@ -245,3 +245,40 @@ def test_the_form_starts_at_the_destination_and_the_consent_moves_on_to_the_head
     expect(member(page, 1).get_by_label("Nombres")).to_be_focused()
     page.keyboard.type("Rosa")  # the rest of "escrito" is not asked for: the name is typed whole
     expect(member(page, 1).get_by_label("Nombres")).to_have_value("Rosa")
+
+
+def test_a_destination_typed_far_enough_to_be_one_completes_and_moves_on(app, page: Page) -> None:
+    with app.app_context():
+        user = make_user("reception", centre="FAG", username="teclado.destino")
+        arrival_id = make_arrival(user).id
+        db.session.remove()
+    log_in(page, "teclado.destino")
+    page.goto(f"/arrivals/{arrival_id}/families/new")
+    destination = page.get_by_label("Municipio de destino")
+    consent = page.get_by_label("Consentimiento para el tratamiento de datos")
+    expect(destination).to_be_focused()
+    page.keyboard.type("cuilco")  # the only municipality that begins so
+    expect(destination).to_have_value("Cuilco, Huehuetenango")
+    expect(consent).to_be_focused()
+    expect(page.locator("#sede-hint")).to_contain_text("HUEHUETENANGO", ignore_case=True)
+    page.keyboard.type("e")
+    expect(consent).to_have_value("written")
+    expect(member(page, 1).get_by_label("Nombres")).to_be_focused()
+
+    # Typed whole, from the start of the name on: the rest is not typed into the consent.
+    page.reload()
+    expect(destination).to_be_focused()
+    page.keyboard.type("Cuilco, Huehuetenango")
+    expect(destination).to_have_value("Cuilco, Huehuetenango")
+    expect(consent).to_be_focused()
+    expect(consent).to_have_value("")
+    # The start of several: nothing is chosen, the focus stays.
+    page.reload()
+    page.keyboard.type("San José")
+    expect(destination).to_be_focused()
+    expect(destination).to_have_value("San José")
+    # Erasing never chooses.
+    destination.fill("Cuilcox")
+    destination.press("Backspace")
+    expect(destination).to_be_focused()
+    expect(destination).to_have_value("Cuilco")

@@ -248,6 +248,22 @@
     return (text || "").normalize("NFD").replace(/[\u0300-\u036f]/g, "").toLowerCase().replace(/\s+/g, " ").trim();
   }
 
+  // The one option that begins with what was typed (three letters or more): "Cuilco" is only
+  // "Cuilco, Huehuetenango"; "San José" is the start of several, so more is typed or one is chosen.
+  function onlyOption(input) {
+    var value = fold(input.value);
+    var options = input.list.options;
+    var found = null;
+    if (value.length < 3) return null;
+    for (var j = 0; j < options.length; j++) {
+      if (fold(options[j].value).indexOf(value) === 0) {
+        if (found !== null) return null;
+        found = options[j].value;
+      }
+    }
+    return found;
+  }
+
   function chosenFromList(input) {
     // Exactly one option's whole text, and no longer option beginning with it.
     var value = fold(input.value);
@@ -284,18 +300,20 @@
 
   function typeAhead(event) {
     if (event.key === "Enter" || MODIFIERS.indexOf(event.key) >= 0) return;
-    if (!printable(event)) { moved = null; return; }
-    var f = form();
-    var el = event.target;
     var now = Date.now();
     var fresh = now - ahead.at > PAUSE;
-    // The rest of the word that already chose an option and moved on: not typed into the next field.
-    if (ahead.rest && !fresh && fold(event.key) === ahead.rest.charAt(0)) {
+    // The rest of the word that already chose an option and moved on: not typed into the next field
+    // (for a destination, the rest of "Cuilco, Huehuetenango", spaces included).
+    var key = event.key === " " ? " " : fold(event.key);
+    if (ahead.rest && !fresh && !event.ctrlKey && !event.altKey && !event.metaKey && key === ahead.rest.charAt(0)) {
       event.preventDefault();
       ahead.rest = ahead.rest.slice(1);
       ahead.at = now;
       return;
     }
+    if (!printable(event)) { moved = null; return; }
+    var f = form();
+    var el = event.target;
     moved = null;
     ahead.rest = "";
     if (el.tagName === "SELECT" && el.getAttribute("aria-required") === "true") {
@@ -482,7 +500,17 @@
     f.addEventListener("input", function (event) {
       // A destination chosen from the list (or typed whole: "Cuilco, Huehuetenango") is complete.
       var input = event.target;
-      if (input.tagName === "INPUT" && input.list && chosenFromList(input)) moved = moveOn(f, input);
+      if (input.tagName !== "INPUT" || !input.list) return;
+      if (chosenFromList(input)) { moved = moveOn(f, input); return; }
+      // Typed (not erased) far enough to be one option only: completed, and on to the next field; the
+      // rest of its name, if staff go on typing it, is not typed there.
+      var only = event.inputType === "insertText" && onlyOption(input);
+      if (!only) return;
+      var typed = fold(input.value + "|").slice(0, -1);  // a space typed last counts
+      input.value = only;
+      input.dispatchEvent(new Event("change", {bubbles: true}));
+      moved = moveOn(f, input);
+      ahead = {el: moved, text: "", at: Date.now(), rest: fold(only).slice(typed.length), waiting: false};
     });
     f.addEventListener("keydown", function (event) {
       // Alt+M, Alt+U, Alt+D: straight to the reasons for migrating, the needs served, the referrals;

@@ -216,6 +216,7 @@ function init() {
     // The hint belongs under the destination field, not under the next section.
     if (sedeHint) destination.parentNode.appendChild(sedeHint);
     destination.addEventListener("input", showSede);
+    destination.addEventListener("change", showSede);  // completed by the desk's script
     showSede();
   }
 
