@@ -62,23 +62,33 @@ def is_token_taken(error: IntegrityError) -> bool:
 
 
 @contextmanager
-def unit_of_work() -> Iterator[None]:
+def unit_of_work(*, keep_loaded: bool = False) -> Iterator[None]:
     """Commit once at the end of the block; on any exception roll back and re-raise.
 
     A unique-constraint error on a one-time form token, at a flush inside the block or at the commit,
     becomes :class:`AlreadySaved` (after the rollback), which the view answers as a form sent again.
+
+    ``keep_loaded``: the objects read before the block stay as they are after the commit, instead of
+    being read again on their next use. Only for a block that adds a row and changes nothing it read
+    (the access log of a page about to be drawn from those objects).
     """
+    session = db.session()
+    expire = session.expire_on_commit
+    if keep_loaded:
+        session.expire_on_commit = False
     try:
         yield
-        db.session.commit()
+        session.commit()
     except IntegrityError as exc:
-        db.session.rollback()
+        session.rollback()
         if is_token_taken(exc):
             raise AlreadySaved from exc
         raise
     except BaseException:
-        db.session.rollback()
+        session.rollback()
         raise
+    finally:
+        session.expire_on_commit = expire
 
 
 #: How many times :func:`retried` runs a unit of work that lost a race.

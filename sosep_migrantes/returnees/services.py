@@ -387,6 +387,8 @@ def linked_records(user: User, family: FamilyUnit) -> list[LinkedRecord]:
         )
         .order_by(ReturneeLink.created_at, ReturneeLink.id)
     ).all()
+    if not links:  # most cases: nothing more to read
+        return []
     others = {link.earlier_member_id if link.member_id in names else link.member_id for link in links}
     rows = {row.member_id: row for row in _rows(others)}
     visible = _visible_families(user, {row.family_id for row in rows.values()})
