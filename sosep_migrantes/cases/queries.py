@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, and_, case, false, func, or_, select, text
-from sqlalchemy.orm import aliased, selectinload
+from sqlalchemy.orm import aliased, joinedload, lazyload, load_only, selectinload
 
 from ..auth.models import User
 from ..catalogs.models import Centre, Department, FamilyRelationship, Municipality, sede_municipalities
@@ -274,6 +274,14 @@ def possible_duplicates(user: User, family: FamilyUnit) -> list[tuple[Member, Fa
         .where(Member.cui.in_(cuis), FamilyUnit.id != family.id)
         .add_columns(Member.cui)
         .order_by(FamilyUnit.id)
+        # What the warning shows of the other case (its number and arrival), not the whole case joined with
+        # its centre, arrival and destination: the query runs for every case with a CUI, found or not.
+        .options(
+            load_only(FamilyUnit.case_number, FamilyUnit.arrival_id),
+            lazyload(FamilyUnit.centre),
+            lazyload(FamilyUnit.destination),
+            joinedload(FamilyUnit.arrival).load_only(Arrival.arrived_at).lazyload("*"),
+        )
     ).all()
     return [(cuis[cui], other) for other, cui in others]
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, func, or_, select
+from sqlalchemy.orm import joinedload, lazyload
 
 from ..auth.models import User
 from ..cases.models import CASE_STATUS_LABELS, CaseStatus, FamilyUnit
@@ -364,14 +365,24 @@ def case_followup(family: FamilyUnit) -> CaseFollowUp:
     """The case's contacts and linkages (newest first), transfers (newest first) and closures (oldest
     first): its page's follow-up section and its timeline show them, its forms say whether it is closed."""
 
-    def rows(model: Any, *order: Any) -> list[Any]:
-        return list(db.session.scalars(select(model).where(model.family_id == family.id).order_by(*order)))
+    def rows(model: Any, *order: Any, options: tuple[Any, ...] = ()) -> list[Any]:
+        stmt = select(model).where(model.family_id == family.id).order_by(*order).options(*options)
+        return list(db.session.scalars(stmt))
 
+    # Of who recorded a row only a contact's author is shown, by name: not whole users joined with their
+    # centre, sede and institution to each row (a linkage's member is one of the family's, loaded already).
     return CaseFollowUp(
         family=family,
         today=today_local(),
-        followups=rows(FollowUp, FollowUp.contacted_on.desc(), FollowUp.id.desc()),
-        linkages=rows(Linkage, Linkage.linked_on.desc(), Linkage.id.desc()),
+        followups=rows(
+            FollowUp,
+            FollowUp.contacted_on.desc(),
+            FollowUp.id.desc(),
+            options=(joinedload(FollowUp.created_by).load_only(User.full_name).lazyload("*"),),
+        ),
+        linkages=rows(
+            Linkage, Linkage.linked_on.desc(), Linkage.id.desc(), options=(lazyload(Linkage.created_by),)
+        ),
         transfers=rows(CaseTransfer, CaseTransfer.id.desc()),
-        closures=rows(CaseClosure, CaseClosure.id),
+        closures=rows(CaseClosure, CaseClosure.id, options=(lazyload(CaseClosure.created_by),)),
     )

@@ -7,7 +7,7 @@ from typing import Any, cast
 
 from flask_babel import gettext as _
 from sqlalchemy import CursorResult, Select, select, update
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import lazyload, selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 
 from ..auth.models import User
@@ -29,11 +29,15 @@ STATUS_ACTIONS: dict[NeedStatus, AuditAction] = {
 
 
 def family_needs_query(family: FamilyUnit) -> Select[FamilyNeed]:
-    """The family's needs with their services, in the order they were recorded (the pages, the API)."""
+    """The family's needs with their services, in the order they were recorded (the pages, the API).
+
+    A need's member is one of the family's, which the caller has read with it: taken from the session
+    when used, rather than joined to every need with the member's own catalogues.
+    """
     return (
         select(FamilyNeed)
         .where(FamilyNeed.family_id == family.id)
-        .options(selectinload(FamilyNeed.services))
+        .options(selectinload(FamilyNeed.services), lazyload(FamilyNeed.member))
         .order_by(FamilyNeed.id)
     )
 

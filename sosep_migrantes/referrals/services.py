@@ -9,7 +9,7 @@ from typing import Any, cast
 from flask_babel import force_locale
 from flask_babel import gettext as _
 from sqlalchemy import CursorResult, Select, false, select, update
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import lazyload, load_only, selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -133,11 +133,22 @@ def submitted_referral(user: User, token: str | None) -> Referral | None:
 
 
 def family_referrals_query(family: FamilyUnit) -> Select[Referral]:
-    """The family's referrals with their events, oldest first (the case page, the API's list)."""
+    """The family's referrals with their events, oldest first (the case page, the API's list).
+
+    Of the users who moved them only what these show is read (the name, the institution of a partner's
+    user), not whole users joined with their centre and sede; nor who wrote each referral.
+    """
     return (
         select(Referral)
         .where(Referral.family_id == family.id)
-        .options(selectinload(Referral.events))
+        .options(
+            lazyload(Referral.created_by),
+            selectinload(Referral.events)
+            .joinedload(ReferralEvent.user)
+            .options(
+                load_only(User.full_name, User.institution_id), lazyload(User.centre), lazyload(User.sede)
+            ),
+        )
         .order_by(Referral.id)
     )
 
