@@ -56,7 +56,7 @@ def get_family(user: User, family_id: int) -> FamilyUnit | None:
         scoped_families(user)
         .where(FamilyUnit.id == family_id)
         .options(
-            selectinload(FamilyUnit.members).selectinload(Member.languages),
+            selectinload(FamilyUnit.members).joinedload(Member.languages),
             selectinload(FamilyUnit.migration_reasons),
             selectinload(FamilyUnit.protection_causes),
         )

@@ -104,7 +104,15 @@ class TimelineEntry:
 T = TypeVar("T")
 
 
-def _row(rows: dict[int, T], event: AuditEvent, key: str) -> T | None:
+@dataclass(frozen=True, slots=True)
+class _Event:
+    """What a sentence reads of an audit event (read as two columns, not as the event's object)."""
+
+    action: str
+    details: dict[str, Any]
+
+
+def _row(rows: dict[int, T], event: _Event, key: str) -> T | None:
     """The row an event's ``details[key]`` points at, if it is still there."""
     value = event.details.get(key)
     return rows.get(value) if isinstance(value, int) else None
@@ -150,7 +158,7 @@ class _Context:
 Sentence = tuple[str, str | None]
 
 
-def _created(event: AuditEvent, ctx: _Context) -> Sentence:
+def _created(event: _Event, ctx: _Context) -> Sentence:
     count = len(event.details.get("members") or [])
     if event.details.get("preregistered"):
         return ngettext(
@@ -165,7 +173,7 @@ def _created(event: AuditEvent, ctx: _Context) -> Sentence:
     ), None
 
 
-def _updated(event: AuditEvent, ctx: _Context) -> Sentence:
+def _updated(event: _Event, ctx: _Context) -> Sentence:
     removed = {m for m in event.details.get("removed_members") or [] if isinstance(m, int)}
     words: list[str] = []
     for field in event.details.get("changed") or []:
@@ -184,13 +192,13 @@ def _updated(event: AuditEvent, ctx: _Context) -> Sentence:
     return _("Datos modificados: %(fields)s", fields=", ".join(words)), None
 
 
-def _status(event: AuditEvent, ctx: _Context) -> Sentence:
+def _status(event: _Event, ctx: _Context) -> Sentence:
     before = _label(CASE_STATUS_LABELS, CaseStatus, event.details.get("from"))
     after = _label(CASE_STATUS_LABELS, CaseStatus, event.details.get("to"))
     return _("Estado: %(from)s → %(to)s", **{"from": before, "to": after}), None
 
 
-def _need(event: AuditEvent, ctx: _Context) -> Sentence:
+def _need(event: _Event, ctx: _Context) -> Sentence:
     family_need = _row(ctx.needs, event, "family_need_id")
     if family_need is None:
         return action_label(event.action), None
@@ -204,7 +212,7 @@ def _need(event: AuditEvent, ctx: _Context) -> Sentence:
     return what, None
 
 
-def _referral(event: AuditEvent, ctx: _Context) -> Sentence:
+def _referral(event: _Event, ctx: _Context) -> Sentence:
     referral = _row(ctx.referrals, event, "referral_id")
     if referral is None:
         return action_label(event.action), None
@@ -228,7 +236,7 @@ def _referral(event: AuditEvent, ctx: _Context) -> Sentence:
     return sentences[A(action)], note
 
 
-def _followup(event: AuditEvent, ctx: _Context) -> Sentence:
+def _followup(event: _Event, ctx: _Context) -> Sentence:
     followup = _row(ctx.followups, event, "followup_id")
     contact = _label(CONTACT_TYPE_LABELS, ContactType, event.details.get("contact_type"))
     outcome = _label(CONTACT_OUTCOME_LABELS, ContactOutcome, event.details.get("outcome"))
@@ -248,7 +256,7 @@ def _followup(event: AuditEvent, ctx: _Context) -> Sentence:
     return what, followup.notes
 
 
-def _linkage(event: AuditEvent, ctx: _Context) -> Sentence:
+def _linkage(event: _Event, ctx: _Context) -> Sentence:
     linkage = _row(ctx.linkages, event, "linkage_id")
     if linkage is None:
         return action_label(event.action), None
@@ -265,7 +273,7 @@ def _linkage(event: AuditEvent, ctx: _Context) -> Sentence:
     return what, linkage.note
 
 
-def _transfer(event: AuditEvent, ctx: _Context) -> Sentence:
+def _transfer(event: _Event, ctx: _Context) -> Sentence:
     record = _row(ctx.transfers, event, "transfer_id")
     if record is None:
         return action_label(event.action), None
@@ -278,7 +286,7 @@ def _transfer(event: AuditEvent, ctx: _Context) -> Sentence:
     return what, record.reason
 
 
-def _closure(event: AuditEvent, ctx: _Context) -> Sentence:
+def _closure(event: _Event, ctx: _Context) -> Sentence:
     closure = _row(ctx.closures, event, "closure_id")
     if event.action == A.FAMILY_REOPEN:
         return _("Caso reabierto"), closure.note if closure else None
@@ -286,7 +294,7 @@ def _closure(event: AuditEvent, ctx: _Context) -> Sentence:
     return _("Caso cerrado: %(reason)s", reason=_lower_first(reason)), closure.note if closure else None
 
 
-SENTENCES: dict[str, Callable[[AuditEvent, _Context], Sentence]] = {
+SENTENCES: dict[str, Callable[[_Event, _Context], Sentence]] = {
     A.FAMILY_CREATE: _created,
     A.FAMILY_UPDATE: _updated,
     A.FAMILY_STATUS: _status,
@@ -301,11 +309,11 @@ SENTENCES: dict[str, Callable[[AuditEvent, _Context], Sentence]] = {
 
 
 def _who(full_name: str | None, role: Role | None, institution: Institution | None) -> tuple[str, str]:
-    if full_name is None:
+    if full_name is None or role is None:
         return _("Sistema"), ""
     if institution is not None:
         return full_name, institution.name
-    return full_name, str(ROLE_LABELS[Role(role)])
+    return full_name, str(ROLE_LABELS[role])
 
 
 def case_timeline(family: FamilyUnit, page: CasePage | None = None) -> list[TimelineEntry]:
@@ -314,8 +322,10 @@ def case_timeline(family: FamilyUnit, page: CasePage | None = None) -> list[Time
     ``page``: the case page being drawn, whose sections share the rows the timeline names.
     """
     rows = db.session.execute(
-        # Who did it is read as the few columns shown, not as whole users with their centre and sede.
-        select(AuditEvent, User.full_name, User.role, Institution)
+        # The columns shown: who did it as a name, a role and a partner's institution, not as whole users
+        # with their centre and sede.
+        select(AuditEvent.created_at, AuditEvent.action, AuditEvent.details)
+        .add_columns(User.full_name, User.role, Institution)
         .outerjoin(User, User.id == AuditEvent.user_id)
         .outerjoin(Institution, Institution.id == User.institution_id)
         .where(
@@ -327,19 +337,20 @@ def case_timeline(family: FamilyUnit, page: CasePage | None = None) -> list[Time
     ).all()
     ctx = _Context(page or CasePage(family))
     entries = []
-    for event, full_name, role, institution in rows:
-        sentence = SENTENCES.get(event.action)
-        what, note = sentence(event, ctx) if sentence else (action_label(event.action), None)
+    for at, action, details, full_name, role, institution in rows:
+        event = _Event(action, details)
+        sentence = SENTENCES.get(action)
+        what, note = sentence(event, ctx) if sentence else (action_label(action), None)
         who, who_detail = _who(full_name, role, institution)
         entries.append(
             TimelineEntry(
-                at=event.created_at,
-                when=local_datetime(event.created_at),
+                at=at,
+                when=local_datetime(at),
                 who=who,
                 who_detail=who_detail,
                 what=what,
                 note=note or None,
-                action=event.action,
+                action=action,
             )
         )
     return entries

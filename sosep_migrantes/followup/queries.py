@@ -383,6 +383,7 @@ def case_followup(family: FamilyUnit) -> CaseFollowUp:
         linkages=rows(
             Linkage, Linkage.linked_on.desc(), Linkage.id.desc(), options=(lazyload(Linkage.created_by),)
         ),
-        transfers=rows(CaseTransfer, CaseTransfer.id.desc()),
+        # A case that never moved has no transfer to read: each sets ``transferred_at`` (services.transfer).
+        transfers=rows(CaseTransfer, CaseTransfer.id.desc()) if family.transferred_at is not None else [],
         closures=rows(CaseClosure, CaseClosure.id, options=(lazyload(CaseClosure.created_by),)),
     )
