@@ -17,7 +17,7 @@ from ..core.transaction import unit_of_work
 from ..reception.models import Arrival
 from ..reception.schemas import ArrivalSchema
 from ..reception.services import create_arrival, get_arrival, scoped_arrivals
-from .common import PageArgsSchema, PageSchema, ServiceErrorSchema, Timestamp, page_of
+from .common import PageArgsSchema, PageSchema, Timestamp, errors, page_of
 
 blp = Blueprint(
     "api_arrivals",
@@ -65,8 +65,7 @@ class Arrivals(MethodView):
     @permission_required(Permission.ARRIVAL_VIEW)
     @blp.arguments(ArrivalFilterSchema, location="query", as_kwargs=False)
     @blp.response(200, ArrivalPageSchema)
-    @blp.alt_response(401, schema=ServiceErrorSchema)
-    @blp.alt_response(403, schema=ServiceErrorSchema)
+    @errors(blp, 401, 403)
     def get(self, args: dict[str, Any]) -> dict[str, Any]:
         """The arrivals the account may see (its centre; every centre for coordinators), newest first."""
         return page_of(_filtered(args), args)
@@ -74,10 +73,7 @@ class Arrivals(MethodView):
     @permission_required(Permission.ARRIVAL_CREATE)
     @blp.arguments(ArrivalSchema)
     @blp.response(201, ArrivalOutSchema)
-    @blp.alt_response(400, schema=ServiceErrorSchema)
-    @blp.alt_response(401, schema=ServiceErrorSchema)
-    @blp.alt_response(403, schema=ServiceErrorSchema)
-    @blp.alt_response(422, schema=ServiceErrorSchema)
+    @errors(blp, 400, 401, 403, 422)
     def post(self, data: dict[str, Any]) -> Arrival:
         """Open an arrival at the account's centre (the same rules as the form)."""
         with unit_of_work():
@@ -89,9 +85,7 @@ class Arrivals(MethodView):
 class ArrivalItem(MethodView):
     @permission_required(Permission.ARRIVAL_VIEW)
     @blp.response(200, ArrivalOutSchema)
-    @blp.alt_response(401, schema=ServiceErrorSchema)
-    @blp.alt_response(403, schema=ServiceErrorSchema)
-    @blp.alt_response(404, schema=ServiceErrorSchema)
+    @errors(blp, 401, 403, 404)
     def get(self, arrival_id: int) -> Arrival:
         """One arrival (404 outside the account's scope, as for a page)."""
         return get_arrival(current_user, arrival_id) or abort(404)

@@ -13,7 +13,7 @@ from marshmallow import Schema, fields
 from ..catalogs import models
 from ..catalogs.services import active_items, all_centres, all_municipalities, all_sedes
 from ..core.permissions import login_required
-from .common import ServiceErrorSchema
+from .common import errors
 
 blp = Blueprint(
     "api_catalogs",
@@ -70,7 +70,7 @@ def _items(name: str) -> list[dict[str, Any]]:
 class Catalogs(MethodView):
     @login_required
     @blp.response(200, CatalogNamesSchema)
-    @blp.alt_response(401, schema=ServiceErrorSchema)
+    @errors(blp, 401)
     def get(self) -> dict[str, Any]:
         """The names of the catalogues."""
         return {"catalogs": [*CODED, *OTHER]}
@@ -80,8 +80,7 @@ class Catalogs(MethodView):
 class Catalog(MethodView):
     @login_required
     @blp.response(200, CatalogSchema)
-    @blp.alt_response(401, schema=ServiceErrorSchema)
-    @blp.alt_response(404, schema=ServiceErrorSchema)
+    @errors(blp, 401, 404)
     def get(self, name: str) -> dict[str, Any]:
         """The active entries of one catalogue: the code to send and the name to show."""
         if name not in CODED and name not in OTHER:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from flask import abort, current_app, request
 from flask.typing import ResponseReturnValue
@@ -18,6 +19,8 @@ from ..core.audit import AuditAction
 from ..core.pagination import paginate
 from ..core.schema import AsciiInteger, InputSchema
 from ..core.transaction import unit_of_work
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 class Timestamp(fields.DateTime):
@@ -39,6 +42,18 @@ class ServiceErrorSchema(Schema):
     status = fields.String(required=True)
     message = fields.String(required=True)
     errors = fields.Dict(keys=fields.String(), values=fields.Raw())
+
+
+def errors(blp: Any, *codes: int) -> Callable[[F], F]:
+    """The error answers an operation may give (``@errors(blp, 401, 403, 404)``), each documented in the
+    service's one error format."""
+
+    def decorate(view: F) -> F:
+        for code in codes:
+            view = blp.alt_response(code, schema=ServiceErrorSchema)(view)
+        return view
+
+    return decorate
 
 
 class PageArgsSchema(InputSchema):

@@ -29,9 +29,9 @@ from ..reception.services import get_arrival
 from .common import (
     PageArgsSchema,
     PageSchema,
-    ServiceErrorSchema,
     Timestamp,
     audit_case_reads,
+    errors,
     page_of,
     version_from_if_match,
     with_etag,
@@ -175,9 +175,7 @@ class Families(MethodView):
     @permission_required(Permission.CASE_VIEW)
     @blp.arguments(FamilyFilterSchema, location="query", as_kwargs=False)
     @blp.response(200, FamilyPageSchema)
-    @blp.alt_response(401, schema=ServiceErrorSchema)
-    @blp.alt_response(403, schema=ServiceErrorSchema)
-    @blp.alt_response(422, schema=ServiceErrorSchema)
+    @errors(blp, 401, 403, 422)
     def get(self, args: dict[str, Any]) -> dict[str, Any]:
         """The cases the account may see, with the case list's filters and search, newest arrival first.
 
@@ -210,9 +208,7 @@ class Families(MethodView):
 class FamilyItem(MethodView):
     @permission_required(Permission.CASE_VIEW)
     @blp.response(200, FamilyOutSchema, headers={"ETag": {"schema": {"type": "string"}}})
-    @blp.alt_response(401, schema=ServiceErrorSchema)
-    @blp.alt_response(403, schema=ServiceErrorSchema)
-    @blp.alt_response(404, schema=ServiceErrorSchema)
+    @errors(blp, 401, 403, 404)
     def get(self, family_id: int) -> ResponseReturnValue:
         """One case with its members; its ETag is what an update sends back in ``If-Match``."""
         family = _readable(family_id)
@@ -224,13 +220,7 @@ class FamilyItem(MethodView):
     @permission_required(Permission.CASE_EDIT)
     @blp.arguments(FamilyInputSchema)
     @blp.response(200, FamilyOutSchema, headers={"ETag": {"schema": {"type": "string"}}})
-    @blp.alt_response(400, schema=ServiceErrorSchema)
-    @blp.alt_response(401, schema=ServiceErrorSchema)
-    @blp.alt_response(403, schema=ServiceErrorSchema)
-    @blp.alt_response(404, schema=ServiceErrorSchema)
-    @blp.alt_response(412, schema=ServiceErrorSchema)
-    @blp.alt_response(422, schema=ServiceErrorSchema)
-    @blp.alt_response(428, schema=ServiceErrorSchema)
+    @errors(blp, 400, 401, 403, 404, 412, 422, 428)
     def put(self, data: dict[str, Any], family_id: int) -> ResponseReturnValue:
         """Replace the case's data and members (as the edit form does): send every member, those kept with
         their ``id``; ``If-Match`` must carry the ETag read (412 if the case changed since)."""
@@ -258,12 +248,7 @@ class ArrivalFamilies(MethodView):
     @permission_required(Permission.CASE_CREATE)
     @blp.arguments(FamilyInputSchema)
     @blp.response(201, FamilyOutSchema, headers={"ETag": {"schema": {"type": "string"}}})
-    @blp.alt_response(400, schema=ServiceErrorSchema)
-    @blp.alt_response(401, schema=ServiceErrorSchema)
-    @blp.alt_response(403, schema=ServiceErrorSchema)
-    @blp.alt_response(404, schema=ServiceErrorSchema)
-    @blp.alt_response(409, schema=ServiceErrorSchema)
-    @blp.alt_response(422, schema=ServiceErrorSchema)
+    @errors(blp, 400, 401, 403, 404, 409, 422)
     def post(self, data: dict[str, Any], arrival_id: int) -> ResponseReturnValue:
         """Register a family on an arrival of the account's centre, with its case number. A
         ``submission_token`` (32 hex digits) makes a retried request safe: the second one is a 409 that

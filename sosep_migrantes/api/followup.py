@@ -42,9 +42,9 @@ from ..followup.schemas import (
 from .common import (
     PageArgsSchema,
     PageSchema,
-    ServiceErrorSchema,
     Timestamp,
     audit_case_reads,
+    errors,
     etag_of,
     page_of,
     version_from_if_match,
@@ -254,10 +254,7 @@ class FollowUps(MethodView):
     @permission_required(Permission.CASE_VIEW)
     @blp.arguments(PageArgsSchema, location="query", as_kwargs=False)
     @blp.response(200, FollowUpPageSchema)
-    @blp.alt_response(401, schema=ServiceErrorSchema)
-    @blp.alt_response(403, schema=ServiceErrorSchema)
-    @blp.alt_response(404, schema=ServiceErrorSchema)
-    @blp.alt_response(422, schema=ServiceErrorSchema)
+    @errors(blp, 401, 403, 404, 422)
     def get(self, args: dict[str, Any], family_id: int) -> dict[str, Any]:
         """The case's contacts (and attempts), the latest first, as its page shows them."""
         family = _family(family_id)
@@ -267,12 +264,7 @@ class FollowUps(MethodView):
     @permission_required(Permission.FOLLOWUP_RECORD)
     @blp.arguments(FollowUpSchema)
     @blp.response(201, FollowUpOutSchema, headers=ETAG_HEADER)
-    @blp.alt_response(400, schema=ServiceErrorSchema)
-    @blp.alt_response(401, schema=ServiceErrorSchema)
-    @blp.alt_response(403, schema=ServiceErrorSchema)
-    @blp.alt_response(404, schema=ServiceErrorSchema)
-    @blp.alt_response(409, schema=ServiceErrorSchema)
-    @blp.alt_response(422, schema=ServiceErrorSchema)
+    @errors(blp, 400, 401, 403, 404, 409, 422)
     def post(self, data: dict[str, Any], family_id: int) -> ResponseReturnValue:
         """Record a contact with the family (or an attempt); it sets when the next one falls due. A
         ``submission_token`` (32 hex digits) makes a retried request safe: the second one is a 409."""
@@ -284,10 +276,7 @@ class Linkages(MethodView):
     @permission_required(Permission.CASE_VIEW)
     @blp.arguments(PageArgsSchema, location="query", as_kwargs=False)
     @blp.response(200, LinkagePageSchema)
-    @blp.alt_response(401, schema=ServiceErrorSchema)
-    @blp.alt_response(403, schema=ServiceErrorSchema)
-    @blp.alt_response(404, schema=ServiceErrorSchema)
-    @blp.alt_response(422, schema=ServiceErrorSchema)
+    @errors(blp, 401, 403, 404, 422)
     def get(self, args: dict[str, Any], family_id: int) -> dict[str, Any]:
         """The programmes and services the family (or a member) was linked to, the latest first."""
         family = _family(family_id)
@@ -297,12 +286,7 @@ class Linkages(MethodView):
     @permission_required(Permission.FOLLOWUP_RECORD)
     @blp.arguments(LinkageSchema)
     @blp.response(201, LinkageOutSchema, headers=ETAG_HEADER)
-    @blp.alt_response(400, schema=ServiceErrorSchema)
-    @blp.alt_response(401, schema=ServiceErrorSchema)
-    @blp.alt_response(403, schema=ServiceErrorSchema)
-    @blp.alt_response(404, schema=ServiceErrorSchema)
-    @blp.alt_response(409, schema=ServiceErrorSchema)
-    @blp.alt_response(422, schema=ServiceErrorSchema)
+    @errors(blp, 400, 401, 403, 404, 409, 422)
     def post(self, data: dict[str, Any], family_id: int) -> ResponseReturnValue:
         """Link a member (``member_id``) or the whole family to a programme (``institution``, a code) or an
         outside service; with a ``referral_id`` the referral it answers is marked attended."""
@@ -314,13 +298,7 @@ class Transfer(MethodView):
     @permission_required(Permission.FOLLOWUP_RECORD)
     @blp.arguments(TransferSchema)
     @blp.response(201, TransferOutSchema, headers=ETAG_HEADER)
-    @blp.alt_response(400, schema=ServiceErrorSchema)
-    @blp.alt_response(401, schema=ServiceErrorSchema)
-    @blp.alt_response(403, schema=ServiceErrorSchema)
-    @blp.alt_response(404, schema=ServiceErrorSchema)
-    @blp.alt_response(412, schema=ServiceErrorSchema)
-    @blp.alt_response(422, schema=ServiceErrorSchema)
-    @blp.alt_response(428, schema=ServiceErrorSchema)
+    @errors(blp, 400, 401, 403, 404, 412, 422, 428)
     def post(self, data: dict[str, Any], family_id: int) -> ResponseReturnValue:
         """The family moved to another sede's territory: the case goes with it (the old sede stops seeing
         it, so ``still_in_scope`` is then false). ``If-Match``: the case's ETag."""
@@ -335,13 +313,7 @@ class Close(MethodView):
     @permission_required(Permission.FOLLOWUP_RECORD)
     @blp.arguments(ClosureSchema)
     @blp.response(201, ClosureOutSchema, headers=ETAG_HEADER)
-    @blp.alt_response(400, schema=ServiceErrorSchema)
-    @blp.alt_response(401, schema=ServiceErrorSchema)
-    @blp.alt_response(403, schema=ServiceErrorSchema)
-    @blp.alt_response(404, schema=ServiceErrorSchema)
-    @blp.alt_response(412, schema=ServiceErrorSchema)
-    @blp.alt_response(422, schema=ServiceErrorSchema)
-    @blp.alt_response(428, schema=ServiceErrorSchema)
+    @errors(blp, 400, 401, 403, 404, 412, 422, 428)
     def post(self, data: dict[str, Any], family_id: int) -> ResponseReturnValue:
         """Close the case with its reason (borne out by what is recorded: a linkage for ``linked``, the
         attempts for ``not_located``, a note for ``other``). ``If-Match``: the case's ETag."""
@@ -355,13 +327,7 @@ class Reopen(MethodView):
     @permission_required(Permission.FOLLOWUP_RECORD)
     @blp.arguments(ReopenSchema)
     @blp.response(201, ClosureOutSchema, headers=ETAG_HEADER)
-    @blp.alt_response(400, schema=ServiceErrorSchema)
-    @blp.alt_response(401, schema=ServiceErrorSchema)
-    @blp.alt_response(403, schema=ServiceErrorSchema)
-    @blp.alt_response(404, schema=ServiceErrorSchema)
-    @blp.alt_response(412, schema=ServiceErrorSchema)
-    @blp.alt_response(422, schema=ServiceErrorSchema)
-    @blp.alt_response(428, schema=ServiceErrorSchema)
+    @errors(blp, 400, 401, 403, 404, 412, 422, 428)
     def post(self, data: dict[str, Any], family_id: int) -> ResponseReturnValue:
         """Reopen a closed case, saying why (``note``); its first contact falls due again from today.
         ``If-Match``: the case's ETag."""
@@ -407,9 +373,7 @@ class Inbox(MethodView):
     @permission_required(Permission.FOLLOWUP_INBOX)
     @blp.arguments(InboxArgsSchema, location="query", as_kwargs=False)
     @blp.response(200, InboxPageSchema)
-    @blp.alt_response(401, schema=ServiceErrorSchema)
-    @blp.alt_response(403, schema=ServiceErrorSchema)
-    @blp.alt_response(422, schema=ServiceErrorSchema)
+    @errors(blp, 401, 403, 422)
     def get(self, args: dict[str, Any]) -> dict[str, Any]:
         """The sede's cases to follow up, as its inbox page lists them (open ones by default, newest
         arrival first; ``sort=due`` or ``last_contact``), with the figures at the top of the page.

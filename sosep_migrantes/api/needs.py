@@ -23,7 +23,14 @@ from ..core.transaction import unit_of_work
 from ..needs import services
 from ..needs.models import FamilyNeed
 from ..needs.schemas import AttendSchema, NeedsBatchSchema
-from .common import PageArgsSchema, PageSchema, ServiceErrorSchema, Timestamp, audit_case_reads, page_of
+from .common import (
+    PageArgsSchema,
+    PageSchema,
+    Timestamp,
+    audit_case_reads,
+    errors,
+    page_of,
+)
 
 blp = Blueprint(
     "api_needs",
@@ -80,10 +87,7 @@ class FamilyNeeds(MethodView):
     @permission_required(Permission.CASE_VIEW)
     @blp.arguments(PageArgsSchema, location="query", as_kwargs=False)
     @blp.response(200, NeedPageSchema)
-    @blp.alt_response(401, schema=ServiceErrorSchema)
-    @blp.alt_response(403, schema=ServiceErrorSchema)
-    @blp.alt_response(404, schema=ServiceErrorSchema)
-    @blp.alt_response(422, schema=ServiceErrorSchema)
+    @errors(blp, 401, 403, 404, 422)
     def get(self, args: dict[str, Any], family_id: int) -> dict[str, Any]:
         """The family's needs with their services, in the order they were recorded."""
         family = _family(family_id)
@@ -94,11 +98,7 @@ class FamilyNeeds(MethodView):
     @permission_required(Permission.CASE_EDIT)
     @blp.arguments(NeedsBatchSchema)
     @blp.response(201, RecordedNeedsSchema)
-    @blp.alt_response(400, schema=ServiceErrorSchema)
-    @blp.alt_response(401, schema=ServiceErrorSchema)
-    @blp.alt_response(403, schema=ServiceErrorSchema)
-    @blp.alt_response(404, schema=ServiceErrorSchema)
-    @blp.alt_response(422, schema=ServiceErrorSchema)
+    @errors(blp, 400, 401, 403, 404, 422)
     def post(self, data: dict[str, Any], family_id: int) -> dict[str, Any]:
         """Record the needs checklist: each line (``need``, ``action`` = ``identified`` or ``attended``,
         optionally ``member_id``, ``notes``, and for an attended one the service: ``description``,
@@ -122,11 +122,7 @@ class AttendNeed(MethodView):
     @permission_required(Permission.CASE_EDIT)
     @blp.arguments(AttendSchema)
     @blp.response(200, NeedOutSchema)
-    @blp.alt_response(400, schema=ServiceErrorSchema)
-    @blp.alt_response(401, schema=ServiceErrorSchema)
-    @blp.alt_response(403, schema=ServiceErrorSchema)
-    @blp.alt_response(404, schema=ServiceErrorSchema)
-    @blp.alt_response(422, schema=ServiceErrorSchema)
+    @errors(blp, 400, 401, 403, 404, 422)
     def post(self, data: dict[str, Any], family_id: int, need_id: int) -> FamilyNeed:
         """Close a pending (identified) need with the service delivered at the centre; a need no longer
         pending (attended or referred meanwhile) is refused with a 400."""

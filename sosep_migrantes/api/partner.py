@@ -35,7 +35,7 @@ from ..referrals.partner import (
     shown_referral,
 )
 from ..referrals.schemas import TransitionSchema
-from .common import PageArgsSchema, PageSchema, ServiceErrorSchema, Timestamp, page_of, with_etag
+from .common import PageArgsSchema, PageSchema, Timestamp, errors, page_of, with_etag
 from .referrals import ETAG_HEADER, check_if_match
 
 blp = Blueprint(
@@ -124,9 +124,7 @@ class PartnerReferrals(MethodView):
     @permission_required(Permission.REFERRAL_RESPOND)
     @blp.arguments(PartnerFilterArgsSchema, location="query", as_kwargs=False)
     @blp.response(200, PartnerReferralPageSchema)
-    @blp.alt_response(401, schema=ServiceErrorSchema)
-    @blp.alt_response(403, schema=ServiceErrorSchema)
-    @blp.alt_response(422, schema=ServiceErrorSchema)
+    @errors(blp, 401, 403, 422)
     def get(self, args: dict[str, Any]) -> dict[str, Any]:
         """The referrals addressed to the token's institution, newest first: the open ones (sent or
         accepted) unless ``status`` asks for ``all`` or one status."""
@@ -139,9 +137,7 @@ class PartnerReferrals(MethodView):
 class PartnerReferralItem(MethodView):
     @permission_required(Permission.REFERRAL_RESPOND)
     @blp.response(200, PartnerReferralDetailSchema, headers=ETAG_HEADER)
-    @blp.alt_response(401, schema=ServiceErrorSchema)
-    @blp.alt_response(403, schema=ServiceErrorSchema)
-    @blp.alt_response(404, schema=ServiceErrorSchema)
+    @errors(blp, 401, 403, 404)
     def get(self, referral_id: int) -> ResponseReturnValue:
         """One referral addressed to the institution, with its history and the answers it may get."""
         return _detail(_referral(referral_id))
@@ -152,13 +148,7 @@ class PartnerAnswer(MethodView):
     @permission_required(Permission.REFERRAL_RESPOND)
     @blp.arguments(TransitionSchema)
     @blp.response(200, PartnerReferralDetailSchema, headers=ETAG_HEADER)
-    @blp.alt_response(400, schema=ServiceErrorSchema)
-    @blp.alt_response(401, schema=ServiceErrorSchema)
-    @blp.alt_response(403, schema=ServiceErrorSchema)
-    @blp.alt_response(404, schema=ServiceErrorSchema)
-    @blp.alt_response(409, schema=ServiceErrorSchema)
-    @blp.alt_response(412, schema=ServiceErrorSchema)
-    @blp.alt_response(422, schema=ServiceErrorSchema)
+    @errors(blp, 400, 401, 403, 404, 409, 412, 422)
     def post(self, data: dict[str, Any], referral_id: int) -> ResponseReturnValue:
         """The institution's answer: ``status`` = ``accepted``, ``rejected`` (with a ``note``: why),
         ``attended`` (after accepted) or ``not_located`` (with a ``note``). Sending and cancelling are
@@ -180,9 +170,7 @@ class PartnerSlip(MethodView):
         content_type="application/pdf",
         description="La derivación en papel para el archivo de la institución (PDF, en español).",
     )
-    @blp.alt_response(401, schema=ServiceErrorSchema)
-    @blp.alt_response(403, schema=ServiceErrorSchema)
-    @blp.alt_response(404, schema=ServiceErrorSchema)
+    @errors(blp, 401, 403, 404)
     def get(self, referral_id: int) -> Response:
         """The referral on paper, the same facts as the institution's page; printing it is audited."""
         referral = _referral(referral_id)

@@ -34,9 +34,9 @@ from ..referrals.schemas import ReferralSchema, TransitionSchema
 from .common import (
     PageArgsSchema,
     PageSchema,
-    ServiceErrorSchema,
     Timestamp,
     audit_case_reads,
+    errors,
     page_of,
     version_from_if_match,
     with_etag,
@@ -129,10 +129,7 @@ class FamilyReferrals(MethodView):
     @permission_required(Permission.CASE_VIEW)
     @blp.arguments(PageArgsSchema, location="query", as_kwargs=False)
     @blp.response(200, ReferralPageSchema)
-    @blp.alt_response(401, schema=ServiceErrorSchema)
-    @blp.alt_response(403, schema=ServiceErrorSchema)
-    @blp.alt_response(404, schema=ServiceErrorSchema)
-    @blp.alt_response(422, schema=ServiceErrorSchema)
+    @errors(blp, 401, 403, 404, 422)
     def get(self, args: dict[str, Any], family_id: int) -> dict[str, Any]:
         """The family's referrals, oldest first, with their steps."""
         family = _family(family_id)
@@ -143,12 +140,7 @@ class FamilyReferrals(MethodView):
     @permission_required(Permission.REFERRAL_CREATE)
     @blp.arguments(ReferralSchema)
     @blp.response(201, ReferralOutSchema, headers=ETAG_HEADER)
-    @blp.alt_response(400, schema=ServiceErrorSchema)
-    @blp.alt_response(401, schema=ServiceErrorSchema)
-    @blp.alt_response(403, schema=ServiceErrorSchema)
-    @blp.alt_response(404, schema=ServiceErrorSchema)
-    @blp.alt_response(409, schema=ServiceErrorSchema)
-    @blp.alt_response(422, schema=ServiceErrorSchema)
+    @errors(blp, 400, 401, 403, 404, 409, 422)
     def post(self, data: dict[str, Any], family_id: int) -> ResponseReturnValue:
         """Refer members of the family to an institution (``send: true`` sends it at once, otherwise it
         is a draft). An institution outside the SOSEP needs the consent recorded on the case (400). A
@@ -165,9 +157,7 @@ class FamilyReferrals(MethodView):
 class ReferralItem(MethodView):
     @permission_required(Permission.CASE_VIEW)
     @blp.response(200, ReferralOutSchema, headers=ETAG_HEADER)
-    @blp.alt_response(401, schema=ServiceErrorSchema)
-    @blp.alt_response(403, schema=ServiceErrorSchema)
-    @blp.alt_response(404, schema=ServiceErrorSchema)
+    @errors(blp, 401, 403, 404)
     def get(self, referral_id: int) -> ResponseReturnValue:
         """One referral of a case in the account's scope; its ETag may go back in a transition's
         ``If-Match``."""
@@ -181,13 +171,7 @@ class ReferralStatusChange(MethodView):
     @permission_required(Permission.REFERRAL_UPDATE)
     @blp.arguments(TransitionSchema)
     @blp.response(200, ReferralOutSchema, headers=ETAG_HEADER)
-    @blp.alt_response(400, schema=ServiceErrorSchema)
-    @blp.alt_response(401, schema=ServiceErrorSchema)
-    @blp.alt_response(403, schema=ServiceErrorSchema)
-    @blp.alt_response(404, schema=ServiceErrorSchema)
-    @blp.alt_response(409, schema=ServiceErrorSchema)
-    @blp.alt_response(412, schema=ServiceErrorSchema)
-    @blp.alt_response(422, schema=ServiceErrorSchema)
+    @errors(blp, 400, 401, 403, 404, 409, 412, 422)
     def post(self, data: dict[str, Any], referral_id: int) -> ResponseReturnValue:
         """Move the referral to ``status`` (one of its ``allowed_transitions``), with a ``note`` where the
         move needs one (rejected, family not located, cancelled). A move the referral's state does not
@@ -209,9 +193,7 @@ class ReferralSlip(MethodView):
         content_type="application/pdf",
         description="La boleta de referencia (PDF, en español).",
     )
-    @blp.alt_response(401, schema=ServiceErrorSchema)
-    @blp.alt_response(403, schema=ServiceErrorSchema)
-    @blp.alt_response(404, schema=ServiceErrorSchema)
+    @errors(blp, 401, 403, 404)
     def get(self, referral_id: int) -> Response:
         """The slip handed to the family, as the referral page prints it (404 for a draft or a
         cancelled referral, which have none). Printing it is recorded in the audit."""

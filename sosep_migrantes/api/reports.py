@@ -23,7 +23,7 @@ from ..core.permissions import Permission, permission_required
 from ..reports.schemas import PeriodKind, ReportQuery, ReportQuerySchema
 from ..reports.tables import Report, build_report
 from ..reports.views import FIXED_BY_SCOPE, scope_label, within_scope
-from .common import ServiceErrorSchema
+from .common import errors
 
 blp = Blueprint(
     "api_reports",
@@ -116,9 +116,7 @@ class Figures(MethodView):
     @permission_required(Permission.REPORT_VIEW)
     @blp.arguments(ReportArgsSchema, location="query", as_kwargs=False)
     @blp.response(200, ReportFiguresSchema)
-    @blp.alt_response(401, schema=ServiceErrorSchema)
-    @blp.alt_response(403, schema=ServiceErrorSchema)
-    @blp.alt_response(422, schema=ServiceErrorSchema)
+    @errors(blp, 401, 403, 422)
     def get(self, query: ReportQuery) -> dict[str, Any]:
         """Every figure of the report for the period and filters (this month by default), in the
         account's scope: the totals (with the re-migrations) and each table of the report page."""

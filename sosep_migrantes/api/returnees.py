@@ -30,7 +30,7 @@ from ..core.transaction import retried
 from ..returnees import services
 from ..returnees.models import ReturneeLink
 from ..returnees.schemas import DecisionSchema
-from .common import ServiceErrorSchema, Timestamp, audit_case_reads
+from .common import Timestamp, audit_case_reads, errors
 
 blp = Blueprint(
     "api_returnees",
@@ -137,9 +137,7 @@ class Candidates(MethodView):
     @permission_required(Permission.RETURNEE_VIEW)
     @blp.arguments(CandidateSearchSchema, location="query", as_kwargs=False)
     @blp.response(200, CandidateListSchema)
-    @blp.alt_response(401, schema=ServiceErrorSchema)
-    @blp.alt_response(403, schema=ServiceErrorSchema)
-    @blp.alt_response(422, schema=ServiceErrorSchema)
+    @errors(blp, 401, 403, 422)
     def get(self, args: dict[str, Any]) -> dict[str, Any]:
         """Earlier records of a person anywhere in the country, best first, as the desk offers them while
         a member is typed: the same CUI, or a similar name (accents, case, the surnames' order, spelling of
@@ -174,9 +172,7 @@ def _family(family_id: int) -> FamilyUnit:
 class EarlierRecords(MethodView):
     @permission_required(Permission.RETURNEE_VIEW)
     @blp.response(200, EarlierRecordsSchema)
-    @blp.alt_response(401, schema=ServiceErrorSchema)
-    @blp.alt_response(403, schema=ServiceErrorSchema)
-    @blp.alt_response(404, schema=ServiceErrorSchema)
+    @errors(blp, 401, 403, 404)
     def get(self, family_id: int) -> dict[str, Any]:
         """Each member's earlier records anywhere in the country (without those already linked or
         dismissed for it), and the re-migrations linked to the case, as its «Registros anteriores» page."""
@@ -220,11 +216,7 @@ class Link(MethodView):
     @permission_required(Permission.RETURNEE_LINK)
     @blp.arguments(DecisionSchema)
     @blp.response(200, DecisionOutSchema)
-    @blp.alt_response(400, schema=ServiceErrorSchema)
-    @blp.alt_response(401, schema=ServiceErrorSchema)
-    @blp.alt_response(403, schema=ServiceErrorSchema)
-    @blp.alt_response(404, schema=ServiceErrorSchema)
-    @blp.alt_response(422, schema=ServiceErrorSchema)
+    @errors(blp, 400, 401, 403, 404, 422)
     def post(self, data: dict[str, Any], family_id: int) -> ReturneeLink:
         """Record that a member of the case (``member_id``) is the same person as an earlier record the
         search offers for it (``earlier_member_id``): a re-migration, shown on both cases and counted in
@@ -237,11 +229,7 @@ class Dismiss(MethodView):
     @permission_required(Permission.RETURNEE_LINK)
     @blp.arguments(DecisionSchema)
     @blp.response(200, DecisionOutSchema)
-    @blp.alt_response(400, schema=ServiceErrorSchema)
-    @blp.alt_response(401, schema=ServiceErrorSchema)
-    @blp.alt_response(403, schema=ServiceErrorSchema)
-    @blp.alt_response(404, schema=ServiceErrorSchema)
-    @blp.alt_response(422, schema=ServiceErrorSchema)
+    @errors(blp, 400, 401, 403, 404, 422)
     def post(self, data: dict[str, Any], family_id: int) -> ReturneeLink:
         """Record that an offered record is not the same person: it is not offered again for that pair (a
         pair linked before is unlinked this way). Audited."""
