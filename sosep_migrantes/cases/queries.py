@@ -50,19 +50,18 @@ def scoped_families(user: User) -> Select[FamilyUnit]:
     return stmt if clause is None else stmt.where(clause)
 
 
+#: What a case's pages show with it. A family has a few reasons and causes at most: joined to its row
+#: rather than read by two queries more (each page that shows a case paid about a millisecond for them).
+_FAMILY_LOADS = (
+    selectinload(FamilyUnit.members).joinedload(Member.languages),
+    joinedload(FamilyUnit.migration_reasons),
+    joinedload(FamilyUnit.protection_causes),
+)
+
+
 def get_family(user: User, family_id: int) -> FamilyUnit | None:
     """The family if the user may see it; ``None`` (the view answers 404) otherwise."""
-    return db.session.scalar(
-        scoped_families(user)
-        .where(FamilyUnit.id == family_id)
-        .options(
-            selectinload(FamilyUnit.members).joinedload(Member.languages),
-            # A family has a few reasons and causes at most: joined to its row rather than read by two
-            # queries more (each page that shows a case pays the difference, about a millisecond).
-            joinedload(FamilyUnit.migration_reasons),
-            joinedload(FamilyUnit.protection_causes),
-        )
-    )
+    return db.session.scalar(scoped_families(user).where(FamilyUnit.id == family_id).options(*_FAMILY_LOADS))
 
 
 def submitted_family(user: User, token: str | None) -> FamilyUnit | None:
@@ -262,6 +261,16 @@ def count(stmt: Select[Any]) -> int:
     return db.session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0
 
 
+#: What a possible duplicate's warning shows of the other case (its number and arrival), not the whole case
+#: joined with its centre, arrival and destination: the query runs for every case with a CUI, found or not.
+_DUPLICATE_LOADS = (
+    load_only(FamilyUnit.case_number, FamilyUnit.arrival_id),
+    lazyload(FamilyUnit.centre),
+    lazyload(FamilyUnit.destination),
+    joinedload(FamilyUnit.arrival).load_only(Arrival.arrived_at).lazyload("*"),
+)
+
+
 def possible_duplicates(user: User, family: FamilyUnit) -> list[tuple[Member, FamilyUnit]]:
     """Members of this family whose CUI is also in another case the user can see.
 
@@ -276,14 +285,7 @@ def possible_duplicates(user: User, family: FamilyUnit) -> list[tuple[Member, Fa
         .where(Member.cui.in_(cuis), FamilyUnit.id != family.id)
         .add_columns(Member.cui)
         .order_by(FamilyUnit.id)
-        # What the warning shows of the other case (its number and arrival), not the whole case joined with
-        # its centre, arrival and destination: the query runs for every case with a CUI, found or not.
-        .options(
-            load_only(FamilyUnit.case_number, FamilyUnit.arrival_id),
-            lazyload(FamilyUnit.centre),
-            lazyload(FamilyUnit.destination),
-            joinedload(FamilyUnit.arrival).load_only(Arrival.arrived_at).lazyload("*"),
-        )
+        .options(*_DUPLICATE_LOADS)
     ).all()
     return [(cuis[cui], other) for other, cui in others]
 

@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from ..auth.models import User
 from ..cases.models import CASE_STATUS_LABELS, CaseStatus, FamilyUnit, Member, Sex
@@ -316,25 +316,28 @@ def _who(full_name: str | None, role: Role | None, institution: Institution | No
     return full_name, str(ROLE_LABELS[role])
 
 
+#: The events of a case as the timeline reads them (built once): the columns shown, and who did it as a
+#: name, a role and a partner's institution, not as whole users with their centre and sede.
+_EVENTS = (
+    select(AuditEvent.created_at, AuditEvent.action, AuditEvent.details)
+    .add_columns(User.full_name, User.role, Institution)
+    .outerjoin(User, User.id == AuditEvent.user_id)
+    .outerjoin(Institution, Institution.id == User.institution_id)
+    .where(
+        AuditEvent.subject_type == "family",
+        AuditEvent.subject_id == bindparam("family_id"),
+        AuditEvent.action.not_in(NOT_IN_TIMELINE),
+    )
+    .order_by(AuditEvent.created_at.desc(), AuditEvent.id.desc())
+)
+
+
 def case_timeline(family: FamilyUnit, page: CasePage | None = None) -> list[TimelineEntry]:
     """Everything that happened to the case, newest first, in words: when, who, and what.
 
     ``page``: the case page being drawn, whose sections share the rows the timeline names.
     """
-    rows = db.session.execute(
-        # The columns shown: who did it as a name, a role and a partner's institution, not as whole users
-        # with their centre and sede.
-        select(AuditEvent.created_at, AuditEvent.action, AuditEvent.details)
-        .add_columns(User.full_name, User.role, Institution)
-        .outerjoin(User, User.id == AuditEvent.user_id)
-        .outerjoin(Institution, Institution.id == User.institution_id)
-        .where(
-            AuditEvent.subject_type == "family",
-            AuditEvent.subject_id == family.id,
-            AuditEvent.action.not_in(NOT_IN_TIMELINE),
-        )
-        .order_by(AuditEvent.created_at.desc(), AuditEvent.id.desc())
-    ).all()
+    rows = db.session.execute(_EVENTS, {"family_id": family.id}).all()
     ctx = _Context(page or CasePage(family))
     entries = []
     for at, action, details, full_name, role, institution in rows:

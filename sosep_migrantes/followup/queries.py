@@ -12,7 +12,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, func, or_, select
+from sqlalchemy import ColumnElement, Select, bindparam, func, or_, select
 from sqlalchemy.orm import joinedload, lazyload
 
 from ..auth.models import User
@@ -361,29 +361,39 @@ class CaseFollowUp:
         return self.closures[-1] if self.closures else None
 
 
+def _of_the_family(model: Any, *order: Any, options: tuple[Any, ...] = ()) -> Select[Any]:
+    return select(model).where(model.family_id == bindparam("family_id")).order_by(*order).options(*options)
+
+
+# The follow-up section's statements, built once (building them cost as much as running them). Of who
+# recorded a row only a contact's author is shown, by name: not whole users joined with their centre, sede
+# and institution to each row (a linkage's member is one of the family's, loaded already).
+_CONTACTS = _of_the_family(
+    FollowUp,
+    FollowUp.contacted_on.desc(),
+    FollowUp.id.desc(),
+    options=(joinedload(FollowUp.created_by).load_only(User.full_name).lazyload("*"),),
+)
+_LINKAGES = _of_the_family(
+    Linkage, Linkage.linked_on.desc(), Linkage.id.desc(), options=(lazyload(Linkage.created_by),)
+)
+_TRANSFERS = _of_the_family(CaseTransfer, CaseTransfer.id.desc())
+_CLOSURES = _of_the_family(CaseClosure, CaseClosure.id, options=(lazyload(CaseClosure.created_by),))
+
+
 def case_followup(family: FamilyUnit) -> CaseFollowUp:
     """The case's contacts and linkages (newest first), transfers (newest first) and closures (oldest
     first): its page's follow-up section and its timeline show them, its forms say whether it is closed."""
 
-    def rows(model: Any, *order: Any, options: tuple[Any, ...] = ()) -> list[Any]:
-        stmt = select(model).where(model.family_id == family.id).order_by(*order).options(*options)
-        return list(db.session.scalars(stmt))
+    def rows(stmt: Select[Any]) -> list[Any]:
+        return list(db.session.scalars(stmt, {"family_id": family.id}))
 
-    # Of who recorded a row only a contact's author is shown, by name: not whole users joined with their
-    # centre, sede and institution to each row (a linkage's member is one of the family's, loaded already).
     return CaseFollowUp(
         family=family,
         today=today_local(),
-        followups=rows(
-            FollowUp,
-            FollowUp.contacted_on.desc(),
-            FollowUp.id.desc(),
-            options=(joinedload(FollowUp.created_by).load_only(User.full_name).lazyload("*"),),
-        ),
-        linkages=rows(
-            Linkage, Linkage.linked_on.desc(), Linkage.id.desc(), options=(lazyload(Linkage.created_by),)
-        ),
+        followups=rows(_CONTACTS),
+        linkages=rows(_LINKAGES),
         # A case that never moved has no transfer to read: each sets ``transferred_at`` (services.transfer).
-        transfers=rows(CaseTransfer, CaseTransfer.id.desc()) if family.transferred_at is not None else [],
-        closures=rows(CaseClosure, CaseClosure.id, options=(lazyload(CaseClosure.created_by),)),
+        transfers=rows(_TRANSFERS) if family.transferred_at is not None else [],
+        closures=rows(_CLOSURES),
     )

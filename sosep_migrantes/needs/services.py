@@ -28,16 +28,17 @@ STATUS_ACTIONS: dict[NeedStatus, AuditAction] = {
 }
 
 
-def family_needs_query(family: FamilyUnit) -> Select[FamilyNeed]:
-    """The family's needs with their services, in the order they were recorded (the pages, the API).
+#: A need's services; its member is one of the family's, which the caller has read with it: taken from the
+#: session when used, rather than joined to every need with the member's own catalogues. Built once.
+_FAMILY_NEED_LOADS = (selectinload(FamilyNeed.services), lazyload(FamilyNeed.member))
 
-    A need's member is one of the family's, which the caller has read with it: taken from the session
-    when used, rather than joined to every need with the member's own catalogues.
-    """
+
+def family_needs_query(family: FamilyUnit) -> Select[FamilyNeed]:
+    """The family's needs with their services, in the order they were recorded (the pages, the API)."""
     return (
         select(FamilyNeed)
         .where(FamilyNeed.family_id == family.id)
-        .options(selectinload(FamilyNeed.services), lazyload(FamilyNeed.member))
+        .options(*_FAMILY_NEED_LOADS)
         .order_by(FamilyNeed.id)
     )
 

@@ -132,23 +132,23 @@ def submitted_referral(user: User, token: str | None) -> Referral | None:
     return db.session.scalar(scoped_referrals(user).where(Referral.submission_token == token))
 
 
-def family_referrals_query(family: FamilyUnit) -> Select[Referral]:
-    """The family's referrals with their events, oldest first (the case page, the API's list).
+#: A family's referrals as its pages and the API list them: with their steps and, of the users who moved
+#: them, what these show (the name, the institution of a partner's user), not whole users joined with
+#: their centre and sede; nor who wrote each referral. Built once: building them cost as much as the query.
+_FAMILY_REFERRAL_LOADS = (
+    lazyload(Referral.created_by),
+    selectinload(Referral.events)
+    .joinedload(ReferralEvent.user)
+    .options(load_only(User.full_name, User.institution_id), lazyload(User.centre), lazyload(User.sede)),
+)
 
-    Of the users who moved them only what these show is read (the name, the institution of a partner's
-    user), not whole users joined with their centre and sede; nor who wrote each referral.
-    """
+
+def family_referrals_query(family: FamilyUnit) -> Select[Referral]:
+    """The family's referrals with their events, oldest first (the case page, the API's list)."""
     return (
         select(Referral)
         .where(Referral.family_id == family.id)
-        .options(
-            lazyload(Referral.created_by),
-            selectinload(Referral.events)
-            .joinedload(ReferralEvent.user)
-            .options(
-                load_only(User.full_name, User.institution_id), lazyload(User.centre), lazyload(User.sede)
-            ),
-        )
+        .options(*_FAMILY_REFERRAL_LOADS)
         .order_by(Referral.id)
     )
 

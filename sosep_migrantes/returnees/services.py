@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import or_, select
+from sqlalchemy import bindparam, or_, select
 
 from ..auth.models import User
 from ..cases import phonetic
@@ -374,19 +374,26 @@ class LinkedRecord:
     linked_at: dt.datetime
 
 
+#: The re-migrations linked to some members, either way round (built once: every case page asks).
+_LINKS_OF_MEMBERS = (
+    select(ReturneeLink)
+    .where(
+        ReturneeLink.decision == ReturneeDecision.LINKED,
+        or_(
+            ReturneeLink.member_id.in_(bindparam("members", expanding=True)),
+            ReturneeLink.earlier_member_id.in_(bindparam("members", expanding=True)),
+        ),
+    )
+    .order_by(ReturneeLink.created_at, ReturneeLink.id)
+)
+
+
 def linked_records(user: User, family: FamilyUnit) -> list[LinkedRecord]:
     """The re-migrations linked to the members of ``family`` (a family the user may see), both ways."""
     names = {m.id: m.full_name for m in family.members}
     if not names or not user.can(Permission.RETURNEE_VIEW):
         return []
-    links = db.session.scalars(
-        select(ReturneeLink)
-        .where(
-            ReturneeLink.decision == ReturneeDecision.LINKED,
-            or_(ReturneeLink.member_id.in_(names), ReturneeLink.earlier_member_id.in_(names)),
-        )
-        .order_by(ReturneeLink.created_at, ReturneeLink.id)
-    ).all()
+    links = db.session.scalars(_LINKS_OF_MEMBERS, {"members": list(names)}).all()
     if not links:  # most cases: nothing more to read
         return []
     others = {link.earlier_member_id if link.member_id in names else link.member_id for link in links}
