@@ -7,7 +7,7 @@ from typing import Any, cast
 
 from flask_babel import gettext as _
 from sqlalchemy import CursorResult, Select, select, update
-from sqlalchemy.orm import lazyload, selectinload
+from sqlalchemy.orm import joinedload, lazyload, selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 
 from ..auth.models import User
@@ -31,20 +31,18 @@ STATUS_ACTIONS: dict[NeedStatus, AuditAction] = {
 #: A need's services; its member is one of the family's, which the caller has read with it: taken from the
 #: session when used, rather than joined to every need with the member's own catalogues. Built once.
 _FAMILY_NEED_LOADS = (selectinload(FamilyNeed.services), lazyload(FamilyNeed.member))
+#: The same for all the family's needs at once: a need has a service or two at most, joined to its row
+#: rather than read by a query more (a page of the API keeps the query apart: a LIMIT cannot cut joined rows).
+_ALL_FAMILY_NEED_LOADS = (joinedload(FamilyNeed.services), lazyload(FamilyNeed.member))
 
 
-def family_needs_query(family: FamilyUnit) -> Select[FamilyNeed]:
+def family_needs_query(family: FamilyUnit, loads: tuple[Any, ...] = _FAMILY_NEED_LOADS) -> Select[FamilyNeed]:
     """The family's needs with their services, in the order they were recorded (the pages, the API)."""
-    return (
-        select(FamilyNeed)
-        .where(FamilyNeed.family_id == family.id)
-        .options(*_FAMILY_NEED_LOADS)
-        .order_by(FamilyNeed.id)
-    )
+    return select(FamilyNeed).where(FamilyNeed.family_id == family.id).options(*loads).order_by(FamilyNeed.id)
 
 
 def family_needs(family: FamilyUnit) -> Sequence[FamilyNeed]:
-    return db.session.scalars(family_needs_query(family)).all()
+    return db.session.scalars(family_needs_query(family, _ALL_FAMILY_NEED_LOADS)).unique().all()
 
 
 def get_family_need(family: FamilyUnit, family_need_id: int) -> FamilyNeed | None:
