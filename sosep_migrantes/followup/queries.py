@@ -337,6 +337,8 @@ def status_choices() -> list[tuple[str, str]]:
 
 @dataclass(frozen=True)
 class CaseFollowUp:
+    """A case's follow-up as its page and its forms show it: when the next contact falls due, and its rows."""
+
     family: FamilyUnit
     today: dt.date
     followups: list[FollowUp]
