@@ -81,6 +81,22 @@ def test_slip_holds_the_numbers_institution_and_only_the_referred_members(ctx, c
     assert response.headers["Cache-Control"] == "no-store"
 
 
+def test_each_referred_person_is_one_line_in_reading_order(ctx, client):
+    """Name, age, sex and relationship on one line per person, under a line naming them (issue #6: a
+    table's four cells per person were as costly to lay out as the rest of the slip)."""
+    user = make_user("reception", centre="FAG")
+    family = mayan_family(user, make_arrival(user))
+    referral = refer(family, user, "OIM", send=True)
+    login(client, user)
+    lines = pdf_pages(client.get(f"/referrals/{referral.id}/slip.pdf"))[0].splitlines()
+    persons = lines.index("Nombre · Edad · Sexo · Parentesco")
+    assert lines[persons + 1 : persons + 4] == [
+        "Ixchel Catarina Tz'ul Xicará · 34 años (aprox.) · Mujer · Jefe(a) de familia",
+        "José Ñuñez Pérez · 9 años (aprox.) · Hombre · Hijo",
+        "Rosa Amalia Chávez Ramos · 4 años (aprox.) · Mujer · Hija",
+    ]
+
+
 def test_slip_fonts_are_embedded(ctx, client):
     user = make_user("reception", centre="FAG")
     family = mayan_family(user, make_arrival(user))
