@@ -24,7 +24,7 @@ class _FakeHTML:
     def __init__(self, string: str, **kwargs) -> None:
         self.string = string
 
-    def write_pdf(self) -> bytes:
+    def write_pdf(self, **options) -> bytes:
         _FakeHTML.seen.append((gc.isenabled(), gc.get_threshold()))
         event = _FakeHTML.hold.get(self.string.strip())
         if event is not None:
