@@ -57,6 +57,9 @@ def qr_png(payload: str) -> bytes:
 
 #: Generation-0 threshold while a PDF is being rendered (Python's default is 700).
 RENDER_GC_THRESHOLD = 50_000
+#: Generation-1 threshold while a PDF is being rendered (Python's default is 10 young collections):
+#: high enough that no render reaches it, so nothing a render builds is moved to the oldest generation.
+RENDER_GC_THRESHOLD_1 = 1_000_000
 
 _gc_lock = threading.Lock()
 _renders = 0
@@ -67,17 +70,21 @@ _saved_threshold: tuple[int, ...] | None = None
 def fewer_collections() -> Iterator[None]:
     """Run the cyclic garbage collector less often while WeasyPrint builds its objects.
 
-    A flight's slips create hundreds of thousands of short-lived objects and the collector would walk
-    them again and again. The collector stays on (other threads of the server keep being collected);
-    only its young-generation threshold is raised, and the first render to start saves the thresholds
-    that the last render to end puts back, whatever happens to the renders in between (an exception
-    included). The young objects left are collected once, when the last render ends.
+    A flight's slips create hundreds of thousands of short-lived objects (a layout tree, styles that
+    point at each other: some 200,000 of them are still in reference cycles when the PDF is written)
+    and the collector would walk them again and again. The collector stays on (other threads of the
+    server keep being collected); only its thresholds are raised: young collections are rarer, and
+    there are no older ones, which would move what the render still holds into the oldest generation,
+    where its garbage waits for a collection of the whole heap. The first render to start saves the
+    thresholds that the last render to end puts back, whatever happens to the renders in between (an
+    exception included); the last one then collects the two younger generations once, so what the
+    renders left is freed now and memory does not grow from one PDF to the next.
     """
     global _renders, _saved_threshold
     with _gc_lock:
         if _renders == 0:
             _saved_threshold = gc.get_threshold()
-            gc.set_threshold(RENDER_GC_THRESHOLD, *_saved_threshold[1:])
+            gc.set_threshold(RENDER_GC_THRESHOLD, RENDER_GC_THRESHOLD_1, *_saved_threshold[2:])
         _renders += 1
     try:
         yield
@@ -89,7 +96,7 @@ def fewer_collections() -> Iterator[None]:
                 gc.set_threshold(*_saved_threshold)
                 _saved_threshold = None
         if last:
-            gc.collect(0)
+            gc.collect(1)
 
 
 _fonts = threading.local()
