@@ -5,16 +5,18 @@ from __future__ import annotations
 import gc
 import io
 import mimetypes
+import re
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from importlib import resources
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
 
 import segno
 from flask import Response, current_app, render_template
-from weasyprint import HTML
+from weasyprint import CSS, HTML
 from weasyprint.text.fonts import FontConfiguration
 from weasyprint.urls import URLFetcher, URLFetcherResponse
 
@@ -116,6 +118,48 @@ def font_config() -> FontConfiguration:
     return config
 
 
+try:  # the stylesheet LeanHTML replaces: WeasyPrint's, parsed once when it is imported
+    from weasyprint.html import UA_STYLESHEET as _FULL_UA
+except ImportError:  # another WeasyPrint: nothing is replaced
+    _FULL_UA = None
+
+
+#: A rule of the user-agent stylesheet that names a pseudo-element of every element (``::marker {...}``).
+_EVERY_ELEMENTS_PSEUDO = re.compile(r"^::([\w-]+)(\s*\{[^{}]*\})", re.MULTILINE)
+
+
+def lean_user_agent_stylesheet() -> CSS | None:
+    """WeasyPrint's own user-agent stylesheet less its rules on every element's pseudo-elements.
+
+    Six rules (list markers, footnote and note calls and markers) name a pseudo-element of *every*
+    element, so WeasyPrint computed six more styles for each element of a PDF: about a tenth of a
+    flight's slips (issue #6). Our PDFs have no footnotes or notes (tests/core/test_pdf_lean_ua.py
+    checks the templates), and list markers keep their rule, on ``li``. ``None`` if this WeasyPrint
+    keeps its stylesheet elsewhere or has no such rule: PDFs are then rendered with the full one.
+    """
+    try:
+        text = (resources.files("weasyprint.css") / "html5_ua.css").read_text("utf-8")
+    except OSError:
+        return None
+    lean, removed = _EVERY_ELEMENTS_PSEUDO.subn(
+        lambda rule: f"li::marker{rule[2]}" if rule[1] == "marker" else "", text
+    )
+    return CSS(string=lean) if removed else None
+
+
+_LEAN_UA = lean_user_agent_stylesheet()
+
+
+class LeanHTML(HTML):  # type: ignore[misc]  # WeasyPrint ships no types
+    """WeasyPrint's ``HTML`` with the lean user-agent stylesheet in place of its own (when both are found)."""
+
+    def _ua_stylesheets(self, forms: bool = False) -> list[CSS]:
+        sheets: list[CSS] = super()._ua_stylesheets(forms)
+        if _LEAN_UA is None:
+            return sheets
+        return [_LEAN_UA if sheet is _FULL_UA else sheet for sheet in sheets]
+
+
 def render_pdf(template: str, **context: Any) -> bytes:
     """Render a Jinja template (given plain data) to PDF bytes."""
     html = render_template(template, **context)
@@ -123,7 +167,7 @@ def render_pdf(template: str, **context: Any) -> bytes:
         raise RuntimeError("PDF rendering needs the app's static folder")
     fetcher = StaticOnlyFetcher(current_app.static_folder)
     with fewer_collections():
-        document = HTML(string=html, base_url=STATIC_SCHEME, url_fetcher=fetcher)
+        document = LeanHTML(string=html, base_url=STATIC_SCHEME, url_fetcher=fetcher)
         pdf: bytes = document.write_pdf(font_config=font_config())
     return pdf
 

@@ -38,7 +38,7 @@ class _FakeHTML:
 
 @pytest.fixture
 def fake_weasyprint(app, monkeypatch):
-    monkeypatch.setattr(pdf, "HTML", _FakeHTML)
+    monkeypatch.setattr(pdf, "LeanHTML", _FakeHTML)
     monkeypatch.setattr(pdf, "render_template", lambda template, **context: context["name"])
     _FakeHTML.seen, _FakeHTML.hold, _FakeHTML.fail = [], {}, False
     before = gc.get_threshold()
