@@ -59,6 +59,10 @@ def _settings(instance_path: Path) -> dict[str, Any]:
         "SESSION_IDLE_MINUTES": int(env.get("SESSION_IDLE_MINUTES", "30")),
         "SESSION_ABSOLUTE_HOURS": int(env.get("SESSION_ABSOLUTE_HOURS", "10")),
         "PERMANENT_SESSION_LIFETIME": int(env.get("SESSION_ABSOLUTE_HOURS", "10")) * 3600,
+        # The cookie is set when the session changes (sign-in, a search kept, the language), not signed
+        # again on every answer: its lifetime is the absolute limit counted from the sign-in, which a
+        # refresh would only push past the server's own end of the session.
+        "SESSION_REFRESH_EACH_REQUEST": False,
         #: Roles that must sign in with a second factor (time-based codes); any user may turn it on.
         "SECOND_FACTOR_ROLES": tuple(
             r.strip() for r in env.get("SECOND_FACTOR_ROLES", "admin,coordinator").split(",") if r.strip()

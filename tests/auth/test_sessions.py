@@ -195,3 +195,23 @@ def test_only_a_hash_of_the_session_identifier_is_stored(app, people):
         raw = current["sid"]
     stored = within(app, lambda: db.session.scalar(select(UserSession.token_hash)))
     assert raw not in stored and len(stored) == 64
+
+
+def test_the_cookie_is_set_at_sign_in_and_not_signed_again_on_every_page(app, people):
+    """Its lifetime is the absolute limit from the sign-in (what the server allows anyway); a page that
+    changes nothing in the session answers without a Set-Cookie."""
+    _, sede = people
+    client = signed_in(app, sede)
+    cookie = client.get_cookie("session")
+    assert cookie is not None and cookie.expires is not None
+    lifetime = cookie.expires - dt.datetime.now(dt.UTC)
+    assert dt.timedelta(hours=9, minutes=58) < lifetime <= dt.timedelta(hours=10)
+    assert client.get(CASES).status_code == 200  # the first page keeps its CSRF token in the session
+    for url in (CASES, "/account/", CASES):
+        page = client.get(url)
+        assert page.status_code == 200
+        assert not [h for h in page.headers.getlist("Set-Cookie") if h.startswith("session=")], url
+    # A change to the session (the language chosen) still sets it.
+    changed = client.post("/language", data={"locale": "en"})
+    assert changed.status_code == 302
+    assert [h for h in changed.headers.getlist("Set-Cookie") if h.startswith("session=")]
