@@ -272,3 +272,38 @@ def test_a_destination_typed_far_enough_to_be_one_completes_and_moves_on(app, pa
     destination.press("Backspace")
     expect(destination).to_be_focused()
     expect(destination).to_have_value("Cuilco")
+
+
+def test_a_late_answer_of_the_suggestions_keeps_what_staff_did_meanwhile(app, page: Page) -> None:
+    """The suggestions are recomputed by the server as the family is typed; what staff tick or type in
+    them while an answer is on its way is kept, the rest is the server's newer answer."""
+    open_desk(app, page, "teclado.sugerencias")
+    head = member(page, 1)
+    head.get_by_label("Nombres").fill("Rosa")
+    head.get_by_label("Apellidos").fill("Ajú Tum")
+    head.get_by_label("Edad estimada (años)").fill("30")
+    page.keyboard.press("Alt+n")
+    member(page, 2).get_by_label("Nombres").fill("Ana")
+    member(page, 2).get_by_label("Parentesco con el/la jefe(a)").select_option(label="Hija")
+    member(page, 2).get_by_label("Edad estimada (años)").fill("2")
+    referrals = page.locator("#desk-referrals")
+    homes_line = referrals.locator("fieldset[data-institution='SOSEP_HOGARES']")
+    expect(homes_line).to_be_visible()
+
+    held = []
+    page.route("**/families/suggestions", lambda route: held.append(route))
+    page.keyboard.press("Alt+n")  # a third member, under 7: the next answer is held back
+    member(page, 3).get_by_label("Nombres").fill("Luis")
+    member(page, 3).get_by_label("Parentesco con el/la jefe(a)").select_option(label="Hijo")
+    member(page, 3).get_by_label("Edad estimada (años)").fill("1")
+    page.wait_for_timeout(700)
+    assert held, "no question was asked"
+    # Meanwhile staff tick Hogares Comunitarios and write their own reason.
+    homes_line.locator(".choose").check()
+    homes_line.get_by_label("Motivo").fill("Escrito por la trabajadora social")
+    for route in held:
+        route.continue_()
+    # The newer answer is in (Luis is among the persons the line offers), and staff's work stayed.
+    expect(homes_line.get_by_role("checkbox", name="Luis Ajú Tum")).to_be_visible()
+    expect(homes_line.locator(".choose")).to_be_checked()
+    expect(homes_line.get_by_label("Motivo")).to_have_value("Escrito por la trabajadora social")

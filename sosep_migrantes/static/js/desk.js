@@ -63,7 +63,8 @@
 
   // The suggestions are replaced by the server's newer answer, but what staff did in them meanwhile (a box
   // ticked, a reason typed, the persons chosen, where the focus was) is kept: the answer was computed from
-  // the form as it was when asked.
+  // the form as it was when asked. Only what staff touched is kept; the rest is the server's (a reason it
+  // words anew from what was typed since).
   function lineKey(el) {
     var line = el.closest("fieldset.referral-line");
     if (!line) return null;
@@ -74,6 +75,7 @@
     var kept = {};
     var fields = holder.querySelectorAll("fieldset.referral-line input:not([type=hidden]), fieldset.referral-line textarea, fieldset.referral-line select");
     for (var i = 0; i < fields.length; i++) {
+      if (!fields[i].hasAttribute("data-touched")) continue;
       var key = lineKey(fields[i]);
       var name = fields[i].name.replace(/^referrals-\d+-/, "") + (fields[i].type === "checkbox" ? ":" + fields[i].value : "");
       kept[key + "|" + name] = fields[i].type === "checkbox" ? fields[i].checked : fields[i].value;
@@ -89,6 +91,7 @@
       if (k in kept) {
         if (fresh[j].type === "checkbox") fresh[j].checked = kept[k];
         else fresh[j].value = kept[k];
+        fresh[j].setAttribute("data-touched", "1");
       }
       if (k === focusKey) again = fresh[j];
     }
@@ -467,6 +470,12 @@
     moved = null;
     document.documentElement.classList.add("js");
     f.addEventListener("input", schedule);
+    // What staff change in the suggestions is theirs: kept when a newer answer replaces the section.
+    ["input", "change"].forEach(function (type) {
+      f.addEventListener(type, function (event) {
+        if (event.target.closest && event.target.closest("#desk-referrals")) event.target.setAttribute("data-touched", "1");
+      });
+    });
     f.addEventListener("change", schedule);
     f.addEventListener("change", function (event) {
       var name = event.target.name || "";
