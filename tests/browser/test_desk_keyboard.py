@@ -25,6 +25,18 @@ def open_desk(app, page: Page, username: str, *, at_head: bool = True) -> None:
         member(page, 1).get_by_label("Nombres").focus()
 
 
+def mother_and_daughter(page: Page) -> None:
+    """Rosa, 30, head of the family, and her daughter Ana, 2 (a child under 7: Hogares Comunitarios)."""
+    head = member(page, 1)
+    head.get_by_label("Nombres").fill("Rosa")
+    head.get_by_label("Apellidos").fill("Ajú Tum")
+    head.get_by_label("Edad estimada (años)").fill("30")
+    page.keyboard.press("Alt+n")
+    member(page, 2).get_by_label("Nombres").fill("Ana")
+    member(page, 2).get_by_label("Parentesco con el/la jefe(a)").select_option(label="Hija")
+    member(page, 2).get_by_label("Edad estimada (años)").fill("2")
+
+
 def test_letters_choose_and_move_on_without_spilling_into_the_next_field(app, page: Page) -> None:
     open_desk(app, page, "teclado.listas")
     head = member(page, 1)
@@ -91,14 +103,7 @@ def test_the_sex_proposed_by_the_name_is_marked_and_gives_way(app, page: Page) -
 
 def test_a_letter_finds_a_box_in_the_lists_and_enter_moves_to_the_next_list(app, page: Page) -> None:
     open_desk(app, page, "teclado.casillas")
-    head = member(page, 1)
-    head.get_by_label("Nombres").fill("Rosa")
-    head.get_by_label("Apellidos").fill("Ajú Tum")
-    head.get_by_label("Edad estimada (años)").fill("30")
-    page.keyboard.press("Alt+n")
-    member(page, 2).get_by_label("Nombres").fill("Ana")
-    member(page, 2).get_by_label("Parentesco con el/la jefe(a)").select_option(label="Hija")
-    member(page, 2).get_by_label("Edad estimada (años)").fill("2")
+    mother_and_daughter(page)
     page.get_by_label("Municipio de destino").fill("Cuilco, Huehuetenango")
     page.get_by_label("Consentimiento para el tratamiento de datos").select_option(label="Escrito (firmado)")
 
@@ -278,14 +283,7 @@ def test_a_late_answer_of_the_suggestions_keeps_what_staff_did_meanwhile(app, pa
     """The suggestions are recomputed by the server as the family is typed; what staff tick or type in
     them while an answer is on its way is kept, the rest is the server's newer answer."""
     open_desk(app, page, "teclado.sugerencias")
-    head = member(page, 1)
-    head.get_by_label("Nombres").fill("Rosa")
-    head.get_by_label("Apellidos").fill("Ajú Tum")
-    head.get_by_label("Edad estimada (años)").fill("30")
-    page.keyboard.press("Alt+n")
-    member(page, 2).get_by_label("Nombres").fill("Ana")
-    member(page, 2).get_by_label("Parentesco con el/la jefe(a)").select_option(label="Hija")
-    member(page, 2).get_by_label("Edad estimada (años)").fill("2")
+    mother_and_daughter(page)
     referrals = page.locator("#desk-referrals")
     homes_line = referrals.locator("fieldset[data-institution='SOSEP_HOGARES']")
     expect(homes_line).to_be_visible()

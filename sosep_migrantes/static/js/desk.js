@@ -56,8 +56,12 @@
     if (!inflight) { first(); return; }
     holder.tabIndex = -1;
     holder.focus();
-    var waiting = inflight;
-    var after = function () { if (document.activeElement === holder) first(); else if (inflight && inflight !== waiting) { waiting = inflight; inflight.then(after, after); } };
+    // Staff who moved the focus elsewhere meanwhile are left there; a newer question is waited for too.
+    var after = function () {
+      if (document.activeElement !== holder) return;
+      if (inflight) inflight.then(after, after);
+      else first();
+    };
     inflight.then(after, after);
   }
 
